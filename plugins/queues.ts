@@ -1,0 +1,50 @@
+/** BullMQ: the session-timer queue and its worker (started once the domain exists). */
+import type { Worker } from 'bullmq';
+import fp from 'fastify-plugin';
+import type { Scheduler } from '../src/domain/ports.js';
+import { createSessionScheduler, startSessionWorker } from '../src/queues/sessions.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    queues: {
+      scheduler: Scheduler;
+      /** Starts processing session timers with the domain's handler. */
+      startWorkers(handlers: { checkInactivity(sessionId: string): Promise<unknown> }): void;
+      ping(): Promise<boolean>;
+    };
+  }
+}
+
+export default fp<{ prefix: string }>(
+  async (app, opts) => {
+    const connection = app.redis.duplicate();
+    const scheduler = createSessionScheduler({ connection, prefix: opts.prefix });
+    const workers: Worker[] = [];
+    app.decorate('queues', {
+      scheduler,
+      startWorkers(handlers) {
+        workers.push(
+          startSessionWorker({
+            connection: app.redis.duplicate(),
+            prefix: opts.prefix,
+            checkInactivity: handlers.checkInactivity,
+            onError: (err) => app.log.error({ err }, 'session timer job failed'),
+          }),
+        );
+      },
+      async ping() {
+        try {
+          return (await app.redis.ping()) === 'PONG';
+        } catch {
+          return false;
+        }
+      },
+    });
+    app.addHook('onClose', async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      await scheduler.close();
+      connection.disconnect();
+    });
+  },
+  { name: 'queues', dependencies: ['redis'] },
+);

@@ -1,0 +1,17 @@
+export { ImClient } from './client.js';
+export type { ClientState, ImClientEvents, ImClientOptions, StateChange, WebSocketFactory, WebSocketLike } from './client.js';
+export { Backoff, backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { isValidCid, newCid } from './cid.js';
+export { ClientError, RETRYABLE_CODES } from './client-error.js';
+export { Emitter } from './emitter.js';
+export type { Listener } from './emitter.js';
+export { Outbox } from './outbox.js';
+export type { OutboxOptions, PendingSend } from './outbox.js';
+export { parseServerFrame } from './server-frames.js';
+export type { ParsedFrame } from './server-frames.js';
+export { SessionStream } from './session-stream.js';
+export type { OfferResult } from './session-stream.js';
+export { SyncQueue } from './sync-queue.js';
+export type { SyncQueueHost } from './sync-queue.js';
+export type { BatchFrame, ErrorFrame, EventFrame, MessageObject, MsgFrame, ReadyFrame, ReadySession, SentFrame } from '../protocol/frames.js';

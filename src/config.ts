@@ -1,0 +1,148 @@
+/**
+ * The service's configuration: one object, read from the environment and
+ * validated at start. Every bad value is reported at once, each with the
+ * variable's name, what was given and what is expected.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** unset: `npm start` runs an embedded MongoDB-compatible server */
+  mongodbUrl?: string;
+  /** database name (default: the URL's path, else `im`) */
+  mongodbDb?: string;
+  /** unset: `npm start` uses 127.0.0.1:6379 or starts redis-server */
+  redisUrl?: string;
+  /** operator token; generated under DATA_DIR when not given */
+  adminToken: string;
+  dataDir: string;
+  /** signs visitor and agent tokens; generated under DATA_DIR when not given */
+  tokenSecret: string;
+  logLevel: string;
+  publicUrl?: string;
+  /** create a demo site and agent on the first start */
+  demo: boolean;
+  /** prefix of every Redis key (BullMQ queues, later the broker) */
+  redisPrefix: string;
+  inactivityCloseMs: number;
+  heartbeatMs: number;
+  ackTimeoutMs: number;
+  authTimeoutMs: number;
+  maxTextLength: number;
+  maxFrameBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  function int(name: string, fallback: number, min: number, max: number): number {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  function str(name: string, fallback?: string): string | undefined {
+    const raw = env[name];
+    return raw === undefined || raw === '' ? fallback : raw;
+  }
+
+  function url(name: string, schemes: string[]): string | undefined {
+    const raw = str(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (!schemes.includes(u.protocol)) throw new Error();
+    } catch {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+    }
+    return raw;
+  }
+
+  function bool(name: string, fallback: boolean): boolean {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  }
+
+  const dataDir = resolve(str('DATA_DIR', './data')!);
+  const adminToken = str('ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) problems.push('ADMIN_TOKEN: expected at least 16 characters');
+  const tokenSecret = str('TOKEN_SECRET');
+  if (tokenSecret !== undefined && tokenSecret.length < 32) problems.push('TOKEN_SECRET: expected at least 32 characters');
+  const logLevel = str('LOG_LEVEL', 'info')!;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  const publicUrl = url('PUBLIC_URL', ['http:', 'https:']);
+  const mongodbUrl = url('MONGODB_URL', ['mongodb:', 'mongodb+srv:']);
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+
+  const config: Config = {
+    port: int('PORT', 3000, 0, 65535),
+    host: str('HOST', '127.0.0.1')!,
+    ...(mongodbUrl ? { mongodbUrl } : {}),
+    ...(str('MONGODB_DB') ? { mongodbDb: str('MONGODB_DB') } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
+    adminToken: adminToken ?? '',
+    dataDir,
+    tokenSecret: tokenSecret ?? '',
+    logLevel,
+    ...(publicUrl ? { publicUrl } : {}),
+    demo: bool('DEMO', true),
+    redisPrefix: str('REDIS_PREFIX', 'im')!,
+    inactivityCloseMs: int('INACTIVITY_CLOSE_SECONDS', 1800, 1, 30 * 86400) * 1000,
+    heartbeatMs: int('HEARTBEAT_SECONDS', 25, 1, 600) * 1000,
+    ackTimeoutMs: int('ACK_TIMEOUT_MS', 3000, 50, 120_000),
+    authTimeoutMs: int('AUTH_TIMEOUT_MS', 5000, 100, 60_000),
+    maxTextLength: int('MAX_TEXT_LENGTH', 4000, 1, 100_000),
+    maxFrameBytes: int('MAX_FRAME_BYTES', 16_384, 256, 1_048_576),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Fills in the operator token and the token-signing secret when they were not
+ * given, generating each once and keeping it under DATA_DIR so restarts (and
+ * other instances sharing DATA_DIR) agree.
+ */
+export function withGeneratedSecrets(config: Config): Config & { generated: string[] } {
+  const generated: string[] = [];
+  const keep = (file: string, bytes: number) => {
+    const path = join(config.dataDir, file);
+    if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+    mkdirSync(config.dataDir, { recursive: true });
+    const value = randomBytes(bytes).toString('base64url');
+    writeFileSync(path, `${value}\n`, { mode: 0o600 });
+    generated.push(path);
+    return value;
+  };
+  return {
+    ...config,
+    adminToken: config.adminToken || keep('admin-token', 24),
+    tokenSecret: config.tokenSecret || keep('token-secret', 48),
+    generated,
+  };
+}

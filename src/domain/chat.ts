@@ -1,0 +1,361 @@
+/**
+ * The domain operations of customer-service sessions: start, accept,
+ * transfer, close, send, read, history, unread, and automatic assignment.
+ * REST routes and the WebSocket gateway both call these, so they cannot
+ * disagree. Everything outside the process goes through the ports.
+ */
+import { badRequest, conflict, forbidden, notFound, tooLarge } from '../errors.js';
+import { KeyedQueue } from './keyed-queue.js';
+import {
+  type Account,
+  type Actor,
+  type Message,
+  type MessageBody,
+  type Routing,
+  type Session,
+  type SessionState,
+  SYSTEM_SENDER,
+} from './model.js';
+import type { AccountStore, Clock, CursorStore, Fanout, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
+import { OPEN_STATES, canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
+import { type UnreadSummary, summarize } from './unread.js';
+
+export interface ChatDeps {
+  sites: SiteStore;
+  accounts: AccountStore;
+  sessions: SessionStore;
+  messages: MessageStore;
+  cursors: CursorStore;
+  fanout: Fanout;
+  presence: Presence;
+  scheduler: Scheduler;
+  clock: Clock;
+  limits: { maxTextLength: number; inactivityMs: number };
+}
+
+/** Who closed a session: an actor, or the inactivity timer. */
+export type Closer = Actor | { kind: 'system' };
+
+export type ChatService = ReturnType<typeof createChatService>;
+
+const MAX_LIST = 100;
+const MAX_HISTORY_PAGE = 200;
+
+export function createChatService(deps: ChatDeps) {
+  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, clock, limits } = deps;
+  const appendQueue = new KeyedQueue();
+  const dispatchQueue = new KeyedQueue();
+  // Highest seq this process saw stored per session: a better starting guess
+  // than a session document read before waiting in the append queue.
+  const seqHints = new Map<string, number>();
+
+  function noteSeq(sessionId: string, seq: number) {
+    if (seqHints.size > 50_000) seqHints.clear();
+    if ((seqHints.get(sessionId) ?? 0) < seq) seqHints.set(sessionId, seq);
+  }
+
+  async function visibleSession(actor: Actor, id: string): Promise<Session> {
+    const s = await sessions.get(id);
+    if (!s || !canView(actor, s)) throw notFound('session');
+    return s;
+  }
+
+  /** Stores a message (or finds its earlier copy) and pushes it to the session's recipients. */
+  async function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
+    return appendQueue.run(session.id, async () => {
+      const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
+      const { message, created } = await messages.append(
+        { ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() },
+        hint,
+      );
+      noteSeq(session.id, message.seq);
+      if (created) {
+        await sessions.noteAppended(session.id, message.seq, message.createdAt);
+        if (message.from.kind !== 'system') await cursors.advance(session.id, message.from.id, message.seq);
+        await fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
+      }
+      return { message, created };
+    });
+  }
+
+  function appendSystem(session: Session, body: MessageBody, also: string[] = []) {
+    return append(session, { cid: `sys-${globalThis.crypto.randomUUID()}`, from: SYSTEM_SENDER, type: 'system', body, status: 'ok' }, also);
+  }
+
+  async function announce(session: Session, also: string[] = []) {
+    const push = { kind: 'event' as const, sid: session.id, name: 'session' as const, data: { state: session.state, assigneeId: session.assigneeId ?? null, session } };
+    await fanout.toSiteAgents(session.siteId, push);
+    const others = unique([session.visitorId, ...(session.botId ? [session.botId] : []), ...also.filter((id) => id !== session.assigneeId)]);
+    await fanout.toAccounts(others, push);
+  }
+
+  async function requireAgent(siteId: string, agentId: string): Promise<Account> {
+    const agent = await accounts.get(agentId);
+    if (!agent || agent.kind !== 'agent' || agent.siteId !== siteId) throw notFound('agent');
+    return agent;
+  }
+
+  async function startSession(actor: Actor, input: { topic?: string }): Promise<Session> {
+    if (actor.kind !== 'visitor') throw forbidden('only visitors start sessions');
+    const site = await sites.get(actor.siteId);
+    if (!site) throw notFound('site');
+    const botFirst = site.routing.mode === 'bot-first' && site.routing.botId;
+    const now = clock.now();
+    const { session, created } = await sessions.openForVisitor({
+      siteId: actor.siteId,
+      state: botFirst ? 'bot' : 'queued',
+      visitorId: actor.id,
+      ...(botFirst ? { botId: site.routing.botId } : {}),
+      ...(input.topic ? { topic: input.topic } : {}),
+      lastSeq: 0,
+      createdAt: now,
+      lastActivityAt: now,
+    });
+    if (!created) return session;
+    await appendSystem(session, { event: 'started' });
+    await scheduler.inactivityCheck(session.id, new Date(now.getTime() + limits.inactivityMs));
+    await announce(session);
+    if (session.state === 'queued') {
+      await dispatch(session.siteId);
+      return (await sessions.get(session.id)) ?? session;
+    }
+    return session;
+  }
+
+  async function acceptSession(actor: Actor, id: string): Promise<Session> {
+    if (actor.kind !== 'agent') throw forbidden('only agents accept sessions');
+    const s = await visibleSession(actor, id);
+    if (s.state !== 'queued') throw conflict(s.state === 'active' ? 'session was already accepted' : `session is ${s.state}`);
+    if (!(await accounts.claimSlot(actor.id))) throw conflict('you are at capacity: close or transfer a session first');
+    const updated = await sessions.transition(id, { from: ['queued'] }, { state: 'active', assigneeId: actor.id, acceptedAt: clock.now() });
+    if (!updated) {
+      await accounts.releaseSlot(actor.id);
+      throw conflict('session was already accepted');
+    }
+    await appendSystem(updated, { event: 'accepted', agentId: actor.id, agentName: actor.name });
+    await announce(updated);
+    return updated;
+  }
+
+  async function transferSession(actor: Actor, id: string, input: { toAgentId?: string }): Promise<Session> {
+    const s = await visibleSession(actor, id);
+    if (!canTransfer(actor, s)) throw s.state === 'closed' ? conflict('session is closed') : forbidden('only the assigned agent or bot may transfer');
+    const expect = { from: [s.state], ...(actor.kind === 'agent' ? { assigneeId: actor.id } : { botId: actor.id }) };
+    let updated: Session | null;
+    let target: Account | undefined;
+    if (input.toAgentId) {
+      if (input.toAgentId === actor.id) throw badRequest('cannot transfer a session to yourself');
+      target = await requireAgent(s.siteId, input.toAgentId);
+      if (!(await accounts.claimSlot(target.id))) throw conflict(`${target.name} is at capacity`);
+      updated = await sessions.transition(id, expect, { state: 'active', assigneeId: target.id, acceptedAt: clock.now() });
+      if (!updated) await accounts.releaseSlot(target.id);
+    } else {
+      updated = await sessions.transition(id, expect, { state: 'queued' }, ['assigneeId']);
+    }
+    if (!updated) throw conflict('session changed meanwhile, reload it');
+    if (actor.kind === 'agent') await accounts.releaseSlot(actor.id);
+    const body: MessageBody = target
+      ? { event: 'transferred', fromId: actor.id, fromName: actor.name, toId: target.id, toName: target.name }
+      : { event: actor.kind === 'bot' ? 'handoff' : 'transferred', fromId: actor.id, fromName: actor.name };
+    await appendSystem(updated, body, [actor.id]);
+    await announce(updated, [actor.id]);
+    if (updated.state === 'queued' || actor.kind === 'agent') await dispatch(updated.siteId);
+    return (await sessions.get(id)) ?? updated;
+  }
+
+  async function closeSession(closer: Closer, id: string, input: { reason?: string } = {}): Promise<Session> {
+    const s = closer.kind === 'system' ? await sessions.get(id) : await visibleSession(closer, id);
+    if (!s) throw notFound('session');
+    if (s.state === 'closed') throw conflict('session is already closed');
+    if (closer.kind !== 'system' && !canClose(closer, s)) throw forbidden('only the visitor, the assigned agent or the bot may close');
+    const expect = { from: [s.state], ...(s.assigneeId ? { assigneeId: s.assigneeId } : {}) };
+    const updated = await sessions.transition(id, expect, { state: 'closed', closedAt: clock.now() });
+    if (!updated) throw conflict('session changed meanwhile, reload it');
+    const freed = s.state === 'active' && s.assigneeId ? s.assigneeId : undefined;
+    if (freed) await accounts.releaseSlot(freed);
+    const by = closer.kind === 'system' ? { by: 'system' } : { by: closer.kind, byId: closer.id, byName: closer.name };
+    const former = [s.assigneeId, s.botId].filter((x): x is string => Boolean(x));
+    await appendSystem(updated, { event: 'closed', ...by, ...(input.reason ? { reason: input.reason } : {}) }, former);
+    await announce(updated, former);
+    seqHints.delete(id);
+    if (freed) await dispatch(updated.siteId);
+    return updated;
+  }
+
+  async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }): Promise<Message> {
+    if (input.text.trim() === '') throw badRequest('text must not be empty');
+    if (input.text.length > limits.maxTextLength) throw tooLarge(`text exceeds ${limits.maxTextLength} characters`);
+    const s = await visibleSession(actor, id);
+    if (!canSend(actor, s)) {
+      // A resend of a message stored just before the session changed still gets its original answer.
+      const earlier = await messages.findByCid(id, actor.id, input.cid);
+      if (earlier) return earlier;
+      throw s.state === 'closed' ? conflict('session is closed') : forbidden('you are not a participant of this session');
+    }
+    const { message } = await append(s, {
+      cid: input.cid,
+      from: { id: actor.id, kind: actor.kind, name: actor.name },
+      type: 'chat',
+      body: { text: input.text },
+      status: 'ok',
+    });
+    return message;
+  }
+
+  async function markRead(actor: Actor, id: string, seq: number): Promise<number> {
+    const s = await visibleSession(actor, id);
+    if (!isMember(actor, s)) throw forbidden('only participants have a read cursor');
+    const last = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
+    const readSeq = await cursors.advance(id, actor.id, Math.min(seq, last));
+    await fanout.toAccounts(unique([...recipients(s), actor.id]), {
+      kind: 'event',
+      sid: id,
+      name: 'read',
+      data: { accountId: actor.id, kind: actor.kind, seq: readSeq },
+    });
+    return readSeq;
+  }
+
+  async function typing(actor: Actor, id: string): Promise<void> {
+    const s = await visibleSession(actor, id);
+    if (!isMember(actor, s) || s.state === 'closed') throw forbidden('only participants of an open session type');
+    const others = recipients(s).filter((x) => x !== actor.id);
+    await fanout.toAccounts(others, { kind: 'event', sid: id, name: 'typing', data: { accountId: actor.id, kind: actor.kind, name: actor.name } });
+  }
+
+  async function history(actor: Actor, id: string, after: number, limit: number) {
+    const s = await visibleSession(actor, id);
+    return { session: s, messages: await messages.after(id, after, Math.min(limit, MAX_HISTORY_PAGE)) };
+  }
+
+  /** Messages after `after`, for the gateway's gap filling (no permission check: the caller holds a subscription). */
+  function range(sessionId: string, after: number, limit: number) {
+    return messages.after(sessionId, after, limit);
+  }
+
+  function openSessionsOf(actor: Actor): Promise<Session[]> {
+    const base = { siteId: actor.siteId, limit: MAX_LIST };
+    if (actor.kind === 'visitor') return sessions.list({ ...base, visitorId: actor.id, states: [...OPEN_STATES] });
+    if (actor.kind === 'agent') return sessions.list({ ...base, assigneeId: actor.id, states: ['active'] });
+    return sessions.list({ ...base, botId: actor.id, states: ['bot'] });
+  }
+
+  async function listSessions(actor: Actor, state?: SessionState): Promise<Session[]> {
+    const base = { siteId: actor.siteId, limit: MAX_LIST };
+    if (actor.kind === 'visitor') return sessions.list({ ...base, visitorId: actor.id, ...(state ? { states: [state] } : {}) });
+    if (actor.kind === 'bot') return sessions.list({ ...base, botId: actor.id, ...(state ? { states: [state] } : {}) });
+    if (state === 'queued') return sessions.list({ ...base, states: ['queued'] });
+    if (state) return sessions.list({ ...base, assigneeId: actor.id, states: [state] });
+    const [queued, mine] = await Promise.all([sessions.list({ ...base, states: ['queued'] }), sessions.list({ ...base, assigneeId: actor.id, states: ['active'] })]);
+    return [...queued, ...mine];
+  }
+
+  /** The actor's open sessions with their read cursors (the WebSocket `ready` frame). */
+  async function overview(actor: Actor) {
+    const open = await openSessionsOf(actor);
+    const reads = await cursors.readSeqs(actor.id, open.map((s) => s.id));
+    return open.map((s) => ({ session: s, readSeq: reads.get(s.id) ?? 0 }));
+  }
+
+  async function unread(actor: Actor): Promise<UnreadSummary> {
+    const rows = await overview(actor);
+    return summarize(rows.map((r) => ({ id: r.session.id, lastSeq: r.session.lastSeq, readSeq: r.readSeq })));
+  }
+
+  /**
+   * Auto assignment: gives the oldest queued sessions to the least-loaded
+   * online agents with room. Each step is one atomic capacity claim plus one
+   * compare-and-set on the session, so concurrent dispatchers (other
+   * instances) can never over-assign an agent or assign a session twice.
+   */
+  async function dispatch(siteId: string): Promise<void> {
+    await dispatchQueue.run(siteId, async () => {
+      const site = await sites.get(siteId);
+      if (!site || site.routing.assign !== 'auto') return;
+      for (let round = 0; round < MAX_LIST; round++) {
+        const [next] = await sessions.list({ siteId, states: ['queued'], limit: 1 });
+        if (!next) return;
+        const online = await presence.onlineAgents(siteId);
+        if (online.length === 0) return;
+        let agent: Account | undefined;
+        for (const candidate of await accounts.agentsWithRoom(siteId, online)) {
+          if (await accounts.claimSlot(candidate.id)) {
+            agent = candidate;
+            break;
+          }
+        }
+        if (!agent) return;
+        const updated = await sessions.transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
+        if (!updated) {
+          await accounts.releaseSlot(agent.id);
+          continue;
+        }
+        await appendSystem(updated, { event: 'accepted', agentId: agent.id, agentName: agent.name, auto: true });
+        await announce(updated);
+      }
+    });
+  }
+
+  /** An agent came online: fix their load if a crash left it wrong, then hand out waiting sessions. */
+  async function agentOnline(agent: Actor): Promise<void> {
+    const held = await sessions.count({ siteId: agent.siteId, assigneeId: agent.id, states: ['active'] });
+    await accounts.setLoad(agent.id, held);
+    await dispatch(agent.siteId);
+  }
+
+  /** The inactivity timer fired: close the session if it has been quiet long enough, else check again later. */
+  async function checkInactivity(id: string): Promise<'closed' | 'rescheduled' | 'gone'> {
+    const s = await sessions.get(id);
+    if (!s || s.state === 'closed') return 'gone';
+    const due = s.lastActivityAt.getTime() + limits.inactivityMs;
+    const now = clock.now().getTime();
+    if (due > now) {
+      // at least a second out, so a timer firing a little early never reuses its own job id
+      await scheduler.inactivityCheck(id, new Date(Math.max(due, now + 1000)));
+      return 'rescheduled';
+    }
+    try {
+      await closeSession({ kind: 'system' }, id, { reason: 'inactivity' });
+      return 'closed';
+    } catch (err) {
+      if ((err as { code?: string }).code === 'conflict') return 'gone';
+      throw err;
+    }
+  }
+
+  async function setRouting(siteId: string, routing: Routing) {
+    if (routing.mode === 'bot-first') {
+      if (!routing.botId) throw badRequest('bot-first routing needs a botId');
+      const bot = await accounts.get(routing.botId);
+      if (!bot || bot.kind !== 'bot' || bot.siteId !== siteId) throw notFound('bot');
+    }
+    const site = await sites.setRouting(siteId, routing);
+    if (!site) throw notFound('site');
+    await dispatch(siteId);
+    return site;
+  }
+
+  return {
+    startSession,
+    acceptSession,
+    transferSession,
+    closeSession,
+    sendMessage,
+    markRead,
+    typing,
+    history,
+    range,
+    listSessions,
+    overview,
+    unread,
+    dispatch,
+    agentOnline,
+    checkInactivity,
+    setRouting,
+    getSession: visibleSession,
+  };
+}
+
+function unique(ids: string[]): string[] {
+  return [...new Set(ids)];
+}

@@ -1,0 +1,136 @@
+/**
+ * The interfaces the domain needs from the outside world. store/, broker/ and
+ * queues/ implement them; the domain never imports MongoDB, Redis or BullMQ.
+ */
+import type { Account, Message, MessageDraft, Routing, Session, SessionState, Site } from './model.js';
+
+export interface SiteStore {
+  get(id: string): Promise<Site | null>;
+  setRouting(id: string, routing: Routing): Promise<Site | null>;
+}
+
+export interface AccountStore {
+  get(id: string): Promise<Account | null>;
+  /**
+   * Atomically takes one unit of an agent's capacity: succeeds only when
+   * `load < maxSessions` at the moment of the update (one conditional $inc).
+   */
+  claimSlot(agentId: string): Promise<boolean>;
+  /** Gives a unit back; never below zero. */
+  releaseSlot(agentId: string): Promise<void>;
+  /** Sets `load` to the given count (reconciliation after a crash between a claim and its session update). */
+  setLoad(agentId: string, load: number): Promise<void>;
+  /** Agents among `ids` with free capacity, least loaded first. */
+  agentsWithRoom(siteId: string, ids: string[]): Promise<Account[]>;
+}
+
+export interface SessionFilter {
+  siteId: string;
+  states?: SessionState[];
+  visitorId?: string;
+  assigneeId?: string;
+  botId?: string;
+  limit?: number;
+}
+
+export interface SessionStore {
+  /**
+   * Creates the visitor's open session, or returns the one that is already
+   * open (at most one per visitor and site, enforced by a unique index).
+   */
+  openForVisitor(draft: Omit<Session, 'id'>): Promise<{ session: Session; created: boolean }>;
+  get(id: string): Promise<Session | null>;
+  /**
+   * Compare-and-set: applies `set`/`unset` only if the session is in one of
+   * `from` (and, when given, has `assigneeId`/`botId` as expected). Returns the
+   * updated session, or null when the condition did not hold. Of two
+   * concurrent transitions from the same state exactly one succeeds.
+   */
+  transition(
+    id: string,
+    expect: { from: SessionState[]; assigneeId?: string; botId?: string },
+    set: Partial<Session>,
+    unset?: Array<'assigneeId' | 'botId'>,
+  ): Promise<Session | null>;
+  list(filter: SessionFilter): Promise<Session[]>;
+  count(filter: SessionFilter): Promise<number>;
+  /** Records that `seq` is stored: `lastSeq` and `lastActivityAt` only move forward. */
+  noteAppended(id: string, seq: number, at: Date): Promise<void>;
+}
+
+export interface MessageStore {
+  /**
+   * Stores the draft with the next seq of its session, keeping the store
+   * prefix-closed (seq N is only written once N-1 is stored). A draft whose
+   * (sessionId, from.id, cid) is already stored returns that message with
+   * `created: false` and writes nothing. `lastSeqHint` is a lower bound of the
+   * stored seq (it may lag, never lead).
+   */
+  append(draft: MessageDraft, lastSeqHint: number): Promise<{ message: Message; created: boolean }>;
+  /** Messages with seq > after, ascending, at most `limit`. */
+  after(sessionId: string, after: number, limit: number): Promise<Message[]>;
+  /** The message a sender stored with this cid, if any. */
+  findByCid(sessionId: string, senderId: string, cid: string): Promise<Message | null>;
+}
+
+export interface CursorStore {
+  /** Moves the read cursor forward (never backwards); returns the resulting readSeq. */
+  advance(sessionId: string, accountId: string, seq: number): Promise<number>;
+  /** Read cursors of one account for the given sessions (0 when none). */
+  readSeqs(accountId: string, sessionIds: string[]): Promise<Map<string, number>>;
+}
+
+/** What is pushed to connected clients, wherever they are connected. */
+export type Push =
+  | { kind: 'message'; message: Message }
+  | { kind: 'event'; sid: string; name: 'typing' | 'read' | 'session'; data: Record<string, unknown> };
+
+/**
+ * Fan-out to connections on every instance. Delivery is best effort and may
+ * reorder across publishers; clients close gaps by seq, the store is the truth.
+ */
+export interface Fanout {
+  toAccounts(accountIds: string[], push: Push): Promise<void>;
+  /** every agent of the site (queue views) */
+  toSiteAgents(siteId: string, push: Push): Promise<void>;
+}
+
+export interface Presence {
+  /** Agents of the site with at least one live connection. */
+  onlineAgents(siteId: string): Promise<string[]>;
+}
+
+export interface Scheduler {
+  /** Arranges `checkInactivity(sessionId)` to run at `at`, surviving restarts. */
+  inactivityCheck(sessionId: string, at: Date): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+/** What an opaque secret (site admin key, bot token) grants; stored under the secret's hash. */
+export interface Credential {
+  kind: 'siteAdmin' | 'bot';
+  siteId: string;
+  accountId?: string;
+}
+
+export interface CredentialStore {
+  put(secretHash: string, credential: Credential): Promise<void>;
+  get(secretHash: string): Promise<Credential | null>;
+}
+
+/** Creation and lookup of sites and accounts (the directory). */
+export interface DirectoryStore {
+  createSite(site: Site): Promise<void>;
+  siteByKey(siteKey: string): Promise<Site | null>;
+  countSites(): Promise<number>;
+  /**
+   * Creates the account unless one with the same unique `key` exists
+   * (agent email, or site + identified user id); returns whichever is stored.
+   */
+  createAccount(account: Account, key: string, secret?: { passwordHash?: string; webhookSecret?: string }): Promise<{ account: Account; created: boolean }>;
+  accountByKey(key: string): Promise<(Account & { passwordHash?: string; webhookSecret?: string }) | null>;
+  listAgents(siteId: string): Promise<Account[]>;
+}

@@ -1,0 +1,33 @@
+/**
+ * Unread counts, derived from seq cursors so they are consistent by
+ * construction: nothing is counted up or down, nothing can drift.
+ *
+ * A member's `readSeq` moves forward when they read, and also when they send
+ * (whoever replies has seen what they reply to), so every message above
+ * `readSeq` is from somebody else: session unread = lastSeq - readSeq.
+ */
+
+export function sessionUnread(lastSeq: number, readSeq: number): number {
+  return Math.max(0, lastSeq - readSeq);
+}
+
+export interface UnreadSummary {
+  total: number;
+  sessions: Record<string, number>;
+}
+
+export function summarize(entries: Array<{ id: string; lastSeq: number; readSeq: number }>): UnreadSummary {
+  const sessions: Record<string, number> = {};
+  let total = 0;
+  for (const e of entries) {
+    const n = sessionUnread(e.lastSeq, e.readSeq);
+    sessions[e.id] = n;
+    total += n;
+  }
+  return { total, sessions };
+}
+
+/** A read cursor never moves backwards and never past what exists. */
+export function nextReadSeq(current: number, requested: number, lastSeq: number): number {
+  return Math.max(current, Math.min(requested, lastSeq));
+}

@@ -1,0 +1,129 @@
+/**
+ * One authenticated WebSocket connection: ordered pushes per session with gap
+ * filling from the store, the wait-ACK table, and backpressure.
+ *
+ * Ordering: each session has a `next` seq for this connection. A push below
+ * it is a duplicate and dropped; a push above it first fetches the missing
+ * seqs from the store (which has them: the store is prefix-closed), so the
+ * client always receives each session's messages in increasing seq. A session
+ * the connection has not seen yet starts at the first seq pushed; the client
+ * syncs the history before it.
+ */
+import type { WebSocket } from 'ws';
+import type { Actor, Message } from '../domain/model.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
+import { CLOSE } from '../protocol/codes.js';
+import type { ServerFrame } from '../protocol/frames.js';
+import { toMsgFrameOf } from '../protocol/serialize.js';
+import { WaitAck } from './wait-ack.js';
+
+export interface ConnectionOptions {
+  ackTimeoutMs: number;
+  maxRetries: number;
+  /** close the connection (1013) when this many bytes wait in its send buffer */
+  maxBufferedBytes: number;
+  /** messages after `after` of a session, ascending (the store) */
+  fetchAfter(sid: string, after: number, limit: number): Promise<Message[]>;
+  onError(err: unknown, context: string): void;
+  now(): number;
+}
+
+const GAP_FETCH_LIMIT = 500;
+
+export class Connection {
+  readonly id: string;
+  actor: Actor | undefined;
+  lastHeard: number;
+  private readonly next = new Map<string, number>();
+  private readonly pushes = new KeyedQueue();
+  readonly inbound = new KeyedQueue();
+  readonly waitAck: WaitAck;
+  private closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    id: string,
+    private readonly opts: ConnectionOptions,
+  ) {
+    this.id = id;
+    this.lastHeard = opts.now();
+    this.waitAck = new WaitAck({ timeoutMs: opts.ackTimeoutMs, maxRetries: opts.maxRetries });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Pushes from now on start after `lastSeq` (the snapshot sent in `ready`). */
+  follow(sid: string, lastSeq: number): void {
+    if (!this.next.has(sid)) this.next.set(sid, lastSeq + 1);
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  sendRaw(data: string): void {
+    if (!this.isOpen) return;
+    if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      // Too far behind: let the client reconnect and catch up by sync rather than buffering without bound.
+      this.close(CLOSE.TRY_AGAIN_LATER, 'too slow, reconnect and sync');
+      return;
+    }
+    this.ws.send(data);
+  }
+
+  /** Pushes a stored message in seq order, filling any gap from the store first. */
+  deliver(message: Message): Promise<void> {
+    const sid = message.sessionId;
+    return this.pushes.run(sid, async () => {
+      if (!this.isOpen) return;
+      const next = this.next.get(sid) ?? message.seq;
+      if (message.seq < next) return;
+      if (message.seq > next) {
+        try {
+          const missing = await this.opts.fetchAfter(sid, next - 1, Math.min(GAP_FETCH_LIMIT, message.seq - next));
+          for (const m of missing) if (m.seq < message.seq) this.push(m);
+        } catch (err) {
+          // the client sees the gap and syncs; pushing on keeps it live
+          this.opts.onError(err, 'gap fill');
+        }
+      }
+      this.push(message);
+    });
+  }
+
+  private push(m: Message): void {
+    const frame = JSON.stringify(toMsgFrameOf(m));
+    this.next.set(m.sessionId, m.seq + 1);
+    this.waitAck.add(m.sessionId, m.seq, frame, this.opts.now());
+    this.sendRaw(frame);
+  }
+
+  ack(sid: string, seq: number): void {
+    this.waitAck.ack(sid, seq, this.opts.now());
+  }
+
+  /** Resends what waits too long for an ack; false when the client stopped acking altogether. */
+  retransmit(): boolean {
+    const due = this.waitAck.due(this.opts.now());
+    if (due.giveUp) return false;
+    for (const { frames } of due.resend) for (const f of frames) this.sendRaw(f);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.ws.close(code, reason);
+    } catch (err) {
+      this.opts.onError(err, 'close');
+    }
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.ws.terminate();
+  }
+}

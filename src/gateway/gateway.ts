@@ -1,0 +1,251 @@
+/**
+ * The WebSocket gateway: authenticates connections, turns client frames into
+ * domain operations, routes broker pushes to this instance's connections, and
+ * keeps connections honest (heartbeats, retransmits, shutdown).
+ */
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Broker, Unsubscribe } from '../broker/broker.js';
+import type { ChatService } from '../domain/chat.js';
+import type { Actor } from '../domain/model.js';
+import type { Push } from '../domain/ports.js';
+import { isAppError } from '../errors.js';
+import { decodeClientFrame } from '../protocol/codec.js';
+import { CLOSE } from '../protocol/codes.js';
+import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
+import { toMessageObject, toSessionObject } from '../protocol/serialize.js';
+import { Connection } from './connection.js';
+
+export interface GatewayOptions {
+  chat: ChatService;
+  broker: Broker;
+  /** Resolves a token to its actor, or null when it is not valid. */
+  authenticate(token: string): Promise<Actor | null>;
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  authTimeoutMs: number;
+  heartbeatMs: number;
+  ackTimeoutMs: number;
+  maxRetries: number;
+  maxFrameBytes: number;
+  maxBufferedBytes: number;
+}
+
+interface Holder {
+  connections: Set<Connection>;
+  unsubscribe: Promise<Unsubscribe[]>;
+}
+
+export class Gateway {
+  private readonly all = new Set<Connection>();
+  private readonly byAccount = new Map<string, Holder>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private draining = false;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
+    this.timers.push(setInterval(() => this.retransmit(), Math.max(50, Math.floor(opts.ackTimeoutMs / 4))).unref());
+  }
+
+  get connectionCount(): number {
+    return this.all.size;
+  }
+
+  /** Takes a freshly upgraded socket: it must authenticate within `authTimeoutMs`. */
+  accept(ws: WebSocket): void {
+    const conn = new Connection(ws, randomUUID(), {
+      ackTimeoutMs: this.opts.ackTimeoutMs,
+      maxRetries: this.opts.maxRetries,
+      maxBufferedBytes: this.opts.maxBufferedBytes,
+      fetchAfter: (sid, after, limit) => this.opts.chat.range(sid, after, limit),
+      onError: (err, context) => this.opts.log.warn({ err, context, conn: conn.id }, 'connection error'),
+      now: Date.now,
+    });
+    if (this.draining) {
+      conn.close(CLOSE.GOING_AWAY, 'instance is going away');
+      return;
+    }
+    this.all.add(conn);
+    const authTimer = setTimeout(() => conn.close(CLOSE.UNAUTHORIZED, 'no auth frame in time'), this.opts.authTimeoutMs);
+
+    ws.on('message', (data, isBinary) => {
+      conn.lastHeard = Date.now();
+      if (isBinary) {
+        conn.send({ t: 'error', code: 'bad_request', message: 'frames must be JSON text' });
+        return;
+      }
+      const decoded = decodeClientFrame(data.toString(), this.opts.maxFrameBytes);
+      if (!decoded.ok) {
+        conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.cid ? { cid: decoded.cid } : {}), ...(decoded.ref ? { ref: decoded.ref } : {}) });
+        return;
+      }
+      const frame = decoded.frame;
+      if (!conn.actor) {
+        if (frame.t !== 'auth') {
+          clearTimeout(authTimer);
+          conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be auth');
+          return;
+        }
+        clearTimeout(authTimer);
+        void this.authenticate(conn, frame.token);
+        return;
+      }
+      void this.handle(conn, conn.actor, frame);
+    });
+    ws.on('pong', () => {
+      conn.lastHeard = Date.now();
+    });
+    ws.on('close', () => {
+      clearTimeout(authTimer);
+      void this.detach(conn);
+    });
+    ws.on('error', (err) => this.opts.log.warn({ err, conn: conn.id }, 'socket error'));
+  }
+
+  private async authenticate(conn: Connection, token: string): Promise<void> {
+    let actor: Actor | null = null;
+    try {
+      actor = await this.opts.authenticate(token);
+    } catch (err) {
+      this.opts.log.error({ err }, 'authentication failed');
+      conn.close(CLOSE.GOING_AWAY, 'authentication unavailable, retry');
+      return;
+    }
+    if (!actor) {
+      conn.close(CLOSE.UNAUTHORIZED, 'invalid token');
+      return;
+    }
+    if (!conn.isOpen) return;
+    conn.actor = actor;
+    try {
+      await this.attach(conn, actor);
+      // Subscribed first, snapshot second: a push racing the snapshot is either
+      // in the snapshot (and dropped as a duplicate) or arrives after it.
+      const overview = await this.opts.chat.overview(actor);
+      for (const { session } of overview) conn.follow(session.id, session.lastSeq);
+      conn.send({
+        t: 'ready',
+        account: { id: actor.id, kind: actor.kind, name: actor.name, siteId: actor.siteId },
+        sessions: overview.map(({ session, readSeq }) => ({ id: session.id, state: session.state, lastSeq: session.lastSeq, readSeq })),
+        heartbeatMs: this.opts.heartbeatMs,
+      });
+      await this.opts.broker.connected(actor, 1);
+      if (actor.kind === 'agent') await this.opts.chat.agentOnline(actor);
+    } catch (err) {
+      this.opts.log.error({ err }, 'could not set up connection');
+      conn.close(CLOSE.GOING_AWAY, 'setup failed, retry');
+    }
+  }
+
+  private async attach(conn: Connection, actor: Actor): Promise<void> {
+    let holder = this.byAccount.get(actor.id);
+    if (!holder) {
+      const connections = new Set<Connection>();
+      const route = (push: Push) => {
+        for (const c of connections) this.route(c, push);
+      };
+      const subs = [this.opts.broker.subscribeAccount(actor.id, route)];
+      if (actor.kind === 'agent') subs.push(this.opts.broker.subscribeSiteAgents(actor.siteId, route));
+      holder = { connections, unsubscribe: Promise.all(subs) };
+      this.byAccount.set(actor.id, holder);
+    }
+    holder.connections.add(conn);
+    await holder.unsubscribe;
+  }
+
+  private async detach(conn: Connection): Promise<void> {
+    this.all.delete(conn);
+    const actor = conn.actor;
+    if (!actor) return;
+    const holder = this.byAccount.get(actor.id);
+    if (holder?.connections.delete(conn) && holder.connections.size === 0) {
+      this.byAccount.delete(actor.id);
+      for (const unsubscribe of await holder.unsubscribe) await unsubscribe();
+    }
+    try {
+      await this.opts.broker.connected(actor, -1);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'presence update failed');
+    }
+  }
+
+  private route(conn: Connection, push: Push): void {
+    if (!conn.isOpen) return;
+    if (push.kind === 'message') {
+      void conn.deliver(push.message);
+      return;
+    }
+    const data = push.name === 'session' ? { ...push.data, session: toSessionObject(push.data.session as never) } : push.data;
+    conn.send({ t: 'event', sid: push.sid, name: push.name, ...data });
+  }
+
+  private async handle(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
+    const chat = this.opts.chat;
+    try {
+      switch (frame.t) {
+        case 'auth':
+          conn.send({ t: 'error', code: 'bad_request', message: 'already authenticated', ref: 'auth' });
+          return;
+        case 'ping':
+          conn.send({ t: 'pong' });
+          return;
+        case 'ack':
+          conn.ack(frame.sid, frame.seq);
+          return;
+        case 'send': {
+          // one session's sends from one connection are stored in the order they were sent
+          const m = await conn.inbound.run(frame.sid, () => chat.sendMessage(actor, frame.sid, { cid: frame.cid, text: frame.body.text }));
+          conn.send({ t: 'sent', sid: frame.sid, cid: frame.cid, id: m.id, seq: m.seq, ts: m.createdAt.getTime() });
+          return;
+        }
+        case 'read':
+          await chat.markRead(actor, frame.sid, frame.seq);
+          return;
+        case 'typing':
+          await chat.typing(actor, frame.sid);
+          return;
+        case 'sync': {
+          const limit = frame.limit ?? 100;
+          const { messages } = await chat.history(actor, frame.sid, frame.after, limit + 1);
+          conn.send({ t: 'batch', sid: frame.sid, messages: messages.slice(0, limit).map(toMessageObject), more: messages.length > limit });
+          return;
+        }
+      }
+    } catch (err) {
+      conn.send(this.errorFrame(err, frame));
+    }
+  }
+
+  private errorFrame(err: unknown, frame: ClientFrame): ErrorFrame {
+    const cid = frame.t === 'send' ? { cid: frame.cid } : {};
+    if (isAppError(err)) return { t: 'error', code: err.code, message: err.message, ref: frame.t, ...cid };
+    this.opts.log.error({ err, frame: frame.t }, 'frame failed');
+    return { t: 'error', code: 'unavailable', message: 'internal error, try again', ref: frame.t, ...cid };
+  }
+
+  private heartbeat(): void {
+    const deadline = Date.now() - 2 * this.opts.heartbeatMs;
+    for (const conn of this.all) {
+      if (conn.lastHeard < deadline) {
+        conn.terminate();
+        continue;
+      }
+      if (conn.isOpen) conn.ws.ping();
+    }
+  }
+
+  private retransmit(): void {
+    for (const conn of this.all) {
+      if (conn.actor && !conn.retransmit()) conn.close(CLOSE.TIMEOUT, 'pushes were not acknowledged');
+    }
+  }
+
+  /** Stops taking connections and asks every client to reconnect elsewhere (1012). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const conn of this.all) conn.close(CLOSE.GOING_AWAY, 'instance is going away');
+    const deadline = Date.now() + 2000;
+    while (this.all.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.all) conn.terminate();
+  }
+}

@@ -1,0 +1,27 @@
+/** Domain records as the protocol carries them (ISO dates, no internal fields). */
+import type { Message, Session } from '../domain/model.js';
+import type { MessageObject, MsgFrame, SessionObject } from './frames.js';
+
+export function toMessageObject(m: Message): MessageObject {
+  return { id: m.id, sessionId: m.sessionId, seq: m.seq, cid: m.cid, from: m.from, type: m.type, body: m.body, status: m.status, createdAt: m.createdAt.toISOString() };
+}
+
+export function toMsgFrameOf(m: Message): MsgFrame {
+  return { t: 'msg', sid: m.sessionId, seq: m.seq, id: m.id, cid: m.cid, from: m.from, type: m.type, body: m.body, status: m.status, ts: m.createdAt.getTime() };
+}
+
+export function toSessionObject(s: Session): SessionObject {
+  return {
+    id: s.id,
+    siteId: s.siteId,
+    state: s.state,
+    visitorId: s.visitorId,
+    ...(s.assigneeId ? { assigneeId: s.assigneeId } : {}),
+    ...(s.botId ? { botId: s.botId } : {}),
+    ...(s.topic ? { topic: s.topic } : {}),
+    lastSeq: s.lastSeq,
+    createdAt: s.createdAt.toISOString(),
+    ...(s.acceptedAt ? { acceptedAt: s.acceptedAt.toISOString() } : {}),
+    ...(s.closedAt ? { closedAt: s.closedAt.toISOString() } : {}),
+  };
+}

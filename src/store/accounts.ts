@@ -1,0 +1,82 @@
+/**
+ * Accounts of every kind. `key` is unique across the service: `email:<addr>`
+ * for agents (an agent email logs in without naming its site), `user:<site>:<id>`
+ * for identified visitors, `id:<id>` for the rest. Agent capacity lives in
+ * `load`, changed only by conditional $inc so that it can never pass
+ * `maxSessions`.
+ */
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Account } from '../domain/model.js';
+import type { AccountStore } from '../domain/ports.js';
+import { isDuplicateKey } from './ids.js';
+
+type AccountDoc = Omit<Account, 'id'> & { _id: string; key: string; passwordHash?: string; webhookSecret?: string };
+
+export const accountIndexes: IndexDescription[] = [
+  { key: { key: 1 }, name: 'key', unique: true },
+  { key: { siteId: 1, kind: 1, load: 1 }, name: 'site_kind_load' },
+];
+
+const PUBLIC = { passwordHash: 0, webhookSecret: 0, key: 0 } as const;
+
+export function createAccountRepository(db: Db) {
+  const col: Collection<AccountDoc> = db.collection('accounts');
+
+  const store: AccountStore = {
+    async get(id) {
+      const doc = await col.findOne({ _id: id }, { projection: PUBLIC });
+      return doc ? toAccount(doc) : null;
+    },
+    async claimSlot(agentId) {
+      const doc = await col.findOne({ _id: agentId, kind: 'agent' }, { projection: { maxSessions: 1 } });
+      if (!doc) return false;
+      const r = await col.updateOne({ _id: agentId, load: { $lt: doc.maxSessions ?? 0 } }, { $inc: { load: 1 } });
+      return r.modifiedCount === 1;
+    },
+    async releaseSlot(agentId) {
+      await col.updateOne({ _id: agentId, load: { $gt: 0 } }, { $inc: { load: -1 } });
+    },
+    async setLoad(agentId, load) {
+      await col.updateOne({ _id: agentId }, { $set: { load } });
+    },
+    async agentsWithRoom(siteId, ids) {
+      if (ids.length === 0) return [];
+      const docs = await col.find({ _id: { $in: ids }, siteId, kind: 'agent' }, { projection: PUBLIC }).toArray();
+      return docs
+        .filter((d) => (d.load ?? 0) < (d.maxSessions ?? 0))
+        .sort((a, b) => (a.load ?? 0) - (b.load ?? 0) || a._id.localeCompare(b._id))
+        .map(toAccount);
+    },
+  };
+
+  return {
+    ...store,
+    async createAccount(account: Account, key: string, secret: { passwordHash?: string; webhookSecret?: string } = {}) {
+      const { id, ...rest } = account;
+      try {
+        await col.insertOne({ _id: id, ...rest, key, ...secret });
+        return { account, created: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        const existing = await col.findOne({ key }, { projection: PUBLIC });
+        if (!existing) throw err;
+        return { account: toAccount(existing), created: false };
+      }
+    },
+    async accountByKey(key: string) {
+      const doc = await col.findOne({ key });
+      if (!doc) return null;
+      const { passwordHash, webhookSecret, ...rest } = doc;
+      return { ...toAccount(rest), ...(passwordHash ? { passwordHash } : {}), ...(webhookSecret ? { webhookSecret } : {}) };
+    },
+    async listAgents(siteId: string) {
+      const docs = await col.find({ siteId, kind: 'agent' }, { projection: PUBLIC }).sort({ createdAt: 1 }).limit(1000).toArray();
+      return docs.map(toAccount);
+    },
+  };
+}
+
+function toAccount(doc: Partial<AccountDoc> & { _id: string }): Account {
+  const { _id, key: _k, passwordHash: _p, webhookSecret: _w, ...rest } = doc;
+  return { id: _id, ...(rest as Omit<Account, 'id'>) };
+}

@@ -1,0 +1,43 @@
+/** Read cursors: one document per (session, member), `readSeq` only grows ($max). */
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { CursorStore } from '../domain/ports.js';
+import { isDuplicateKey } from './ids.js';
+
+interface CursorDoc {
+  _id: string;
+  sessionId: string;
+  accountId: string;
+  readSeq: number;
+}
+
+export const cursorIndexes: IndexDescription[] = [{ key: { accountId: 1 }, name: 'account' }];
+
+export function createCursorRepository(db: Db): CursorStore {
+  const col: Collection<CursorDoc> = db.collection('cursors');
+  return {
+    async advance(sessionId, accountId, seq) {
+      const _id = `${sessionId}:${accountId}`;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const doc = await col.findOneAndUpdate(
+            { _id },
+            { $max: { readSeq: seq }, $setOnInsert: { sessionId, accountId } },
+            { upsert: true, returnDocument: 'after' },
+          );
+          return doc?.readSeq ?? seq;
+        } catch (err) {
+          // two first reads racing to create the cursor: the loser updates the winner's
+          if (!isDuplicateKey(err) || attempt > 2) throw err;
+        }
+      }
+    },
+
+    async readSeqs(accountId, sessionIds) {
+      const result = new Map<string, number>();
+      if (sessionIds.length === 0) return result;
+      const docs = await col.find({ _id: { $in: sessionIds.map((sid) => `${sid}:${accountId}`) } }).toArray();
+      for (const d of docs) result.set(d.sessionId, d.readSeq);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** All repositories over one database, and the indexes they rely on. */
+import type { Db, IndexDescription } from 'mongodb';
+import { accountIndexes, createAccountRepository } from './accounts.js';
+import { createCredentialRepository } from './credentials.js';
+import { createCursorRepository, cursorIndexes } from './cursors.js';
+import { createMessageRepository, messageIndexes } from './messages.js';
+import { createSessionRepository, sessionIndexes } from './sessions.js';
+import { createSiteRepository, siteIndexes } from './sites.js';
+
+const INDEXES: Record<string, IndexDescription[]> = {
+  sites: siteIndexes,
+  accounts: accountIndexes,
+  sessions: sessionIndexes,
+  messages: messageIndexes,
+  cursors: cursorIndexes,
+};
+
+/** Creates missing indexes; safe to run on every start and on several instances at once. */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [collection, indexes] of Object.entries(INDEXES)) {
+    await db.collection(collection).createIndexes(indexes);
+  }
+}
+
+export function createStores(db: Db) {
+  const sites = createSiteRepository(db);
+  const accounts = createAccountRepository(db);
+  return {
+    sites,
+    accounts,
+    directory: { ...sites, ...accounts },
+    sessions: createSessionRepository(db),
+    messages: createMessageRepository(db),
+    cursors: createCursorRepository(db),
+    credentials: createCredentialRepository(db),
+  };
+}
+
+export type Stores = ReturnType<typeof createStores>;
