@@ -40,6 +40,8 @@ export class Gateway {
   private readonly byAccount = new Map<string, Holder>();
   private readonly timers: NodeJS.Timeout[] = [];
   private draining = false;
+  /** frames being handled right now; drain waits for them so no write is cut off */
+  private inflight = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
@@ -179,6 +181,15 @@ export class Gateway {
   }
 
   private async handle(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
+    this.inflight += 1;
+    try {
+      await this.dispatch(conn, actor, frame);
+    } finally {
+      this.inflight -= 1;
+    }
+  }
+
+  private async dispatch(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
     const chat = this.opts.chat;
     try {
       switch (frame.t) {
@@ -239,13 +250,22 @@ export class Gateway {
     }
   }
 
-  /** Stops taking connections and asks every client to reconnect elsewhere (1012). */
-  async drain(): Promise<void> {
+  /**
+   * Stops taking connections, lets frames being handled finish (their writes
+   * complete; their answers may not reach the client, which resends by cid),
+   * and asks every client to reconnect elsewhere (1012).
+   */
+  async drain(timeoutMs = 5000): Promise<void> {
     this.draining = true;
     for (const t of this.timers) clearInterval(t);
+    const deadline = Date.now() + timeoutMs;
+    while (this.inflight > 0 && Date.now() < deadline) await sleep(10);
     for (const conn of this.all) conn.close(CLOSE.GOING_AWAY, 'instance is going away');
-    const deadline = Date.now() + 2000;
-    while (this.all.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.all.size > 0 && Date.now() < deadline) await sleep(10);
     for (const conn of this.all) conn.terminate();
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

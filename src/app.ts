@@ -1,0 +1,108 @@
+/**
+ * The whole service as one Fastify plugin: infrastructure plugins first, then
+ * the routes. It never listens; src/server.ts does, and a host platform can
+ * register it under a prefix of its own Fastify instance instead.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import authPlugin from '../plugins/auth.js';
+import brokerPlugin from '../plugins/broker.js';
+import domainPlugin from '../plugins/domain.js';
+import mongoPlugin from '../plugins/mongo.js';
+import queuesPlugin from '../plugins/queues.js';
+import redisPlugin from '../plugins/redis.js';
+import websocketPlugin from '../plugins/websocket.js';
+import type { Config } from './config.js';
+import { type ErrorCode, errorBody, isAppError } from './errors.js';
+import agentRoutes from './routes/agents.js';
+import healthRoutes from './routes/health.js';
+import sessionRoutes from './routes/sessions.js';
+import siteRoutes from './routes/sites.js';
+import visitorRoutes from './routes/visitors.js';
+
+export type AppConfig = Config & { mongodbUrl: string; redisUrl: string };
+
+export interface AppOptions {
+  config: AppConfig;
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'bad_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_EMPTY_TYPE: 'bad_request',
+};
+
+function installErrorHandling(app: FastifyInstance) {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isAppError(err)) return reply.code(err.status).send(errorBody(err.code, err.message));
+    if (err.validation) {
+      return reply.code(400).send(errorBody('bad_request', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|querystring|params|headers)/, '')}`));
+    }
+    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped) return reply.code(mapped === 'too_large' ? 413 : 400).send(errorBody(mapped, err.message));
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      // body-parser and similar client errors (for example malformed JSON)
+      return reply.code(err.statusCode).send(errorBody(err.statusCode === 413 ? 'too_large' : 'bad_request', err.message));
+    }
+    request.log.error({ err }, 'request failed');
+    return reply.code(503).send(errorBody('unavailable', 'internal error, try again'));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+}
+
+const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
+  installErrorHandling(instance);
+
+  await instance.register(swagger, {
+    openapi: {
+      info: { title: 'IM customer-service API', version: '1', description: 'REST part of shared/PROTOCOL.md. WebSocket: GET /ws (see the README).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await instance.register(swaggerUi, { routePrefix: '/docs' });
+
+  await instance.register(mongoPlugin, { url: config.mongodbUrl, ...(config.mongodbDb ? { dbName: config.mongodbDb } : {}) });
+  await instance.register(redisPlugin, { url: config.redisUrl });
+  await instance.register(brokerPlugin);
+  await instance.register(queuesPlugin, { prefix: config.redisPrefix });
+  await instance.register(domainPlugin, { maxTextLength: config.maxTextLength, inactivityCloseMs: config.inactivityCloseMs });
+  await instance.register(authPlugin, { adminToken: config.adminToken, tokenSecret: config.tokenSecret });
+  await instance.register(websocketPlugin, {
+    heartbeatMs: config.heartbeatMs,
+    ackTimeoutMs: config.ackTimeoutMs,
+    authTimeoutMs: config.authTimeoutMs,
+    maxFrameBytes: config.maxFrameBytes,
+  });
+
+  await instance.register(healthRoutes);
+  await instance.register(
+    async (api) => {
+      installErrorHandling(api);
+      await api.register(siteRoutes);
+      await api.register(agentRoutes);
+      await api.register(visitorRoutes);
+      await api.register(sessionRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
+};
+
+export default fp(app, { name: 'im-service' });
+
+/** A Fastify instance with the service registered, configured as `npm start` runs it (not listening yet). */
+export async function buildServer(config: AppConfig, opts: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+  const { default: Fastify } = await import('fastify');
+  const server = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    bodyLimit: 64 * 1024,
+    trustProxy: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  await server.register(app, { config });
+  return server;
+}
