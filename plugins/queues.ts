@@ -20,12 +20,16 @@ export default fp<{ prefix: string }>(
     const connection = app.redis.duplicate();
     const scheduler = createSessionScheduler({ connection, prefix: opts.prefix });
     const workers: Worker[] = [];
+    // BullMQ leaves connections it was handed open: these are ours to close.
+    const owned = [connection];
     app.decorate('queues', {
       scheduler,
       startWorkers(handlers) {
+        const workerConnection = app.redis.duplicate();
+        owned.push(workerConnection);
         workers.push(
           startSessionWorker({
-            connection: app.redis.duplicate(),
+            connection: workerConnection,
             prefix: opts.prefix,
             checkInactivity: handlers.checkInactivity,
             onError: (err) => app.log.error({ err }, 'session timer job failed'),
@@ -43,7 +47,7 @@ export default fp<{ prefix: string }>(
     app.addHook('onClose', async () => {
       await Promise.all(workers.map((w) => w.close()));
       await scheduler.close();
-      connection.disconnect();
+      for (const c of owned) c.disconnect();
     });
   },
   { name: 'queues', dependencies: ['redis'] },

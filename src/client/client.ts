@@ -25,15 +25,22 @@ import { parseServerFrame, type ParsedFrame } from './server-frames.js';
 import { SessionStream } from './session-stream.js';
 import { SyncQueue } from './sync-queue.js';
 
+/**
+ * A handler property checked bivariantly (as methods are), so that the DOM's
+ * `(ev: MessageEvent) => any` and `ws`'s handler types are accepted where the
+ * client only promises to pass `{ data }`.
+ */
+type Handler<E> = { bivariant(ev: E): void }['bivariant'];
+
 /** The part of the WebSocket API the client uses: the browser's and the `ws` package's both fit. */
 export interface WebSocketLike {
   readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
 }
 export type WebSocketFactory = new (url: string) => WebSocketLike;
 
@@ -234,11 +241,12 @@ export class ImClient extends Emitter<ImClientEvents> {
       this.lost(undefined, `token: ${messageOf(err)}`);
       return;
     }
+    // A plain string connects synchronously (no microtask), which keeps tests simple.
     if (typeof token === 'string') {
       this.open(gen, token);
       return;
     }
-    token.then(
+    Promise.resolve(token).then(
       (t) => this.open(gen, t),
       (err: unknown) => {
         if (gen === this.generation) this.lost(undefined, `token: ${messageOf(err)}`);
@@ -246,8 +254,12 @@ export class ImClient extends Emitter<ImClientEvents> {
     );
   }
 
-  private open(gen: number, token: string): void {
+  private open(gen: number, token: unknown): void {
     if (gen !== this.generation || this.current !== 'connecting') return;
+    if (typeof token !== 'string' || token === '') {
+      this.lost(undefined, 'token: the token function gave no string');
+      return;
+    }
     let ws: WebSocketLike;
     try {
       ws = new this.WebSocketCtor(this.url);

@@ -227,7 +227,7 @@ export class Gateway {
   }
 
   private errorFrame(err: unknown, frame: ClientFrame): ErrorFrame {
-    const cid = frame.t === 'send' ? { cid: frame.cid } : {};
+    const cid = { ...('sid' in frame ? { sid: frame.sid } : {}), ...(frame.t === 'send' ? { cid: frame.cid } : {}) };
     if (isAppError(err)) return { t: 'error', code: err.code, message: err.message, ref: frame.t, ...cid };
     this.opts.log.error({ err, frame: frame.t }, 'frame failed');
     return { t: 'error', code: 'unavailable', message: 'internal error, try again', ref: frame.t, ...cid };

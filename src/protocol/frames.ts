@@ -156,6 +156,8 @@ export interface ErrorFrame {
   code: string;
   message: string;
   cid?: string;
+  /** the session of the frame that failed, when it named one */
+  sid?: string;
   /** the `t` of the frame that failed, when known */
   ref?: string;
 }

@@ -31,7 +31,9 @@ export class FakeSocket implements WebSocketLike {
 
   // ---- the server's side ----
 
+  /** fires onopen once; later calls do nothing (so `ready()` may follow `open()`) */
   open(): void {
+    if (this.readyState !== 0) return;
     this.readyState = 1;
     this.onopen?.({});
   }
