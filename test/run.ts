@@ -102,9 +102,12 @@ function runNodeTest(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const groups = parseGroups(process.argv.slice(2));
-  const files: string[] = [];
-  let needsServers = false;
+  const args = process.argv.slice(2);
+  // single files may be named too: `npm run test:integration -- test/integration/x.test.ts`
+  const named = args.filter((a) => a.endsWith('.test.ts')).map((a) => join(process.cwd(), a));
+  const groups = named.length > 0 ? [] : parseGroups(args);
+  const files: string[] = [...named];
+  let needsServers = named.some((f) => !f.includes(`${join('test', 'unit')}`));
   for (const group of groups) {
     const found = await testFiles(group);
     files.push(...found);
@@ -112,7 +115,7 @@ async function main(): Promise<number> {
   }
   if (files.length === 0) {
     log(`no test files in: ${groups.join(', ')}`);
-    return 0;
+    return 1;
   }
   log(`${files.length} file(s): ${files.map((f) => relative(rootDir, f)).join(' ')}`);
 

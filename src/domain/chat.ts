@@ -95,7 +95,8 @@ export function createChatService(deps: ChatDeps) {
     return agent;
   }
 
-  async function startSession(actor: Actor, input: { topic?: string }): Promise<Session> {
+  /** Opens the visitor's session, or returns the one already open (`created: false`). */
+  async function startSession(actor: Actor, input: { topic?: string }): Promise<{ session: Session; created: boolean }> {
     if (actor.kind !== 'visitor') throw forbidden('only visitors start sessions');
     const site = await sites.get(actor.siteId);
     if (!site) throw notFound('site');
@@ -111,15 +112,15 @@ export function createChatService(deps: ChatDeps) {
       createdAt: now,
       lastActivityAt: now,
     });
-    if (!created) return session;
+    if (!created) return { session, created };
     await appendSystem(session, { event: 'started' });
     await scheduler.inactivityCheck(session.id, new Date(now.getTime() + limits.inactivityMs));
     await announce(session);
     if (session.state === 'queued') {
       await dispatch(session.siteId);
-      return (await sessions.get(session.id)) ?? session;
+      return { session: (await sessions.get(session.id)) ?? session, created };
     }
-    return session;
+    return { session, created };
   }
 
   async function acceptSession(actor: Actor, id: string): Promise<Session> {
@@ -220,12 +221,16 @@ export function createChatService(deps: ChatDeps) {
     const s = await visibleSession(actor, id);
     if (!isMember(actor, s) || s.state === 'closed') throw forbidden('only participants of an open session type');
     const others = recipients(s).filter((x) => x !== actor.id);
-    await fanout.toAccounts(others, { kind: 'event', sid: id, name: 'typing', data: { accountId: actor.id, kind: actor.kind, name: actor.name } });
+    await fanout.toAccounts(others, { kind: 'event', sid: id, name: 'typing', data: { from: { id: actor.id, kind: actor.kind, name: actor.name } } });
   }
 
+  /** Up to `limit` (at most MAX_HISTORY_PAGE) messages after `after`, and whether more are stored beyond them. */
   async function history(actor: Actor, id: string, after: number, limit: number) {
     const s = await visibleSession(actor, id);
-    return { session: s, messages: await messages.after(id, after, Math.min(limit, MAX_HISTORY_PAGE)) };
+    const page = Math.min(limit, MAX_HISTORY_PAGE);
+    // One more than the page tells whether more follow; asking the caller for it would be capped away at the largest page.
+    const found = await messages.after(id, after, page + 1);
+    return { session: s, messages: found.slice(0, page), more: found.length > page };
   }
 
   /** Messages after `after`, for the gateway's gap filling (no permission check: the caller holds a subscription). */

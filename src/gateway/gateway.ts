@@ -177,7 +177,7 @@ export class Gateway {
       return;
     }
     const data = push.name === 'session' ? { ...push.data, session: toSessionObject(push.data.session as never) } : push.data;
-    conn.send({ t: 'event', sid: push.sid, name: push.name, ...data });
+    conn.send({ ...data, t: 'event', sid: push.sid, name: push.name });
   }
 
   private async handle(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
@@ -215,9 +215,8 @@ export class Gateway {
           await chat.typing(actor, frame.sid);
           return;
         case 'sync': {
-          const limit = frame.limit ?? 100;
-          const { messages } = await chat.history(actor, frame.sid, frame.after, limit + 1);
-          conn.send({ t: 'batch', sid: frame.sid, messages: messages.slice(0, limit).map(toMessageObject), more: messages.length > limit });
+          const { messages, more } = await chat.history(actor, frame.sid, frame.after, frame.limit ?? 100);
+          conn.send({ t: 'batch', sid: frame.sid, messages: messages.map(toMessageObject), more });
           return;
         }
       }

@@ -63,11 +63,27 @@ export const SenderSchema = Type.Object({
   name: Type.String(),
 });
 
+/**
+ * A message body: `text` or `imageId` for chat; for system messages `event`
+ * (started, accepted, transferred, handoff, closed) and the fields that
+ * describe it.
+ */
 export const MessageBodySchema = Type.Object(
   {
     text: Type.Optional(Type.String()),
     imageId: Type.Optional(Type.String()),
     event: Type.Optional(Type.String()),
+    agentId: Type.Optional(Type.String()),
+    agentName: Type.Optional(Type.String()),
+    auto: Type.Optional(Type.Boolean()),
+    fromId: Type.Optional(Type.String()),
+    fromName: Type.Optional(Type.String()),
+    toId: Type.Optional(Type.String()),
+    toName: Type.Optional(Type.String()),
+    by: Type.Optional(Type.String()),
+    byId: Type.Optional(Type.String()),
+    byName: Type.Optional(Type.String()),
+    reason: Type.Optional(Type.String()),
   },
   { additionalProperties: true },
 );

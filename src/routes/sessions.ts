@@ -24,10 +24,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const actor = await app.auth.requireActor(request, ['visitor']);
-      const before = await chat.listSessions(actor);
-      const session = await chat.startSession(actor, { ...(request.body?.topic ? { topic: request.body.topic } : {}) });
-      const existed = before.some((s) => s.id === session.id);
-      return reply.code(existed ? 200 : 201).send({ session: toSessionObject(session) });
+      const { session, created } = await chat.startSession(actor, { ...(request.body?.topic ? { topic: request.body.topic } : {}) });
+      return reply.code(created ? 201 : 200).send({ session: toSessionObject(session) });
     },
   );
 

@@ -15,10 +15,14 @@ const INDEXES: Record<string, IndexDescription[]> = {
   cursors: cursorIndexes,
 };
 
-/** Creates missing indexes; safe to run on every start and on several instances at once. */
+/**
+ * Creates missing indexes; safe to run on every start and on several
+ * instances at once. One index per command: FerretDB 1.24 drops the
+ * connection when a multi-index createIndexes names indexes that exist.
+ */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [collection, indexes] of Object.entries(INDEXES)) {
-    await db.collection(collection).createIndexes(indexes);
+    for (const index of indexes) await db.collection(collection).createIndexes([index]);
   }
 }
 
