@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { api, createAgent, createSite, type SiteFixture } from '../helpers/api.js';
+import { authedPeer } from '../helpers/raw-ws.js';
+import { type Service, startService } from '../helpers/service.js';
+
+describe('heartbeats', () => {
+  let service: Service;
+  let site: SiteFixture;
+
+  before(async () => {
+    service = await startService({ heartbeatMs: 150 });
+    site = await createSite(service);
+  });
+  after(() => service.close());
+
+  async function online(agentId: string): Promise<boolean> {
+    const r = await api(service, site.adminKey).get('/agents');
+    return r.body.agents.find((a: any) => a.id === agentId).online;
+  }
+
+  it('a connection that misses two heartbeats is closed and its agent goes offline', async () => {
+    const agent = await createAgent(service, site);
+    // a peer that never answers WebSocket pings and sends nothing: a dead network path
+    const ws = new WebSocket(service.wsUrl, { autoPong: false });
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ t: 'auth', token: agent.token }));
+    await new Promise((resolve) => ws.once('message', resolve));
+    assert.equal(await online(agent.id), true);
+    assert.equal(await closed, 1006, 'the server drops the connection without a closing handshake');
+    for (let i = 0; i < 50 && (await online(agent.id)); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await online(agent.id), false);
+  });
+
+  it('a client that keeps answering stays connected, and app-level ping gets pong', async () => {
+    const agent = await createAgent(service, site);
+    const peer = await authedPeer(service.wsUrl, agent.token);
+    assert.equal(peer.ready.heartbeatMs, 150);
+    // several heartbeat intervals pass; the ws library answers pings by itself
+    for (let i = 0; i < 5; i++) {
+      peer.send({ t: 'ping' });
+      await peer.next((f) => f.t === 'pong');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(peer.ws.readyState, WebSocket.OPEN);
+    assert.equal(await online(agent.id), true);
+    peer.close();
+  });
+});
