@@ -20,6 +20,7 @@ import agentRoutes from './routes/agents.js';
 import healthRoutes from './routes/health.js';
 import sessionRoutes from './routes/sessions.js';
 import siteRoutes from './routes/sites.js';
+import { validatorCompiler } from './routes/validator.js';
 import visitorRoutes from './routes/visitors.js';
 
 export type AppConfig = Config & { mongodbUrl: string; redisUrl: string };
@@ -82,6 +83,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
   await instance.register(
     async (api) => {
       installErrorHandling(api);
+      api.setValidatorCompiler(validatorCompiler);
       await api.register(siteRoutes);
       await api.register(agentRoutes);
       await api.register(visitorRoutes);

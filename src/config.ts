@@ -51,7 +51,8 @@ export function loadConfig(env: Env = process.env): Config {
   function int(name: string, fallback: number, min: number, max: number): number {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
+    // Number() would read " " as 0 and "0x50" as 80; only plain decimal digits count.
+    const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
       return fallback;

@@ -40,6 +40,8 @@ export type ChatService = ReturnType<typeof createChatService>;
 
 const MAX_LIST = 100;
 const MAX_HISTORY_PAGE = 200;
+/** how many of the oldest queued sessions auto assignment looks at in one step */
+const DISPATCH_WINDOW = 20;
 
 export function createChatService(deps: ChatDeps) {
   const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, clock, limits } = deps;
@@ -69,7 +71,10 @@ export function createChatService(deps: ChatDeps) {
         hint,
       );
       noteSeq(session.id, message.seq);
-      if (created) {
+      // A resend can find its message stored by a process that died before it recorded or pushed
+      // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
+      // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
+      if (created || message.seq > session.lastSeq) {
         await sessions.noteAppended(session.id, message.seq, message.createdAt);
         if (message.from.kind !== 'system') await cursors.advance(session.id, message.from.id, message.seq);
         await fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
@@ -82,12 +87,16 @@ export function createChatService(deps: ChatDeps) {
     return append(session, { cid: `sys-${globalThis.crypto.randomUUID()}`, from: SYSTEM_SENDER, type: 'system', body, status: 'ok' }, also);
   }
 
-  async function announce(session: Session, also: string[] = []) {
+  /**
+   * A state change: every agent of the site hears it (queue views, and the
+   * assignees old and new), and so do the visitor and the session's bot.
+   */
+  async function announce(session: Session) {
     const push = { kind: 'event' as const, sid: session.id, name: 'session' as const, data: { state: session.state, assigneeId: session.assigneeId ?? null, session } };
     await fanout.toSiteAgents(session.siteId, push);
-    const others = unique([session.visitorId, ...(session.botId ? [session.botId] : []), ...also.filter((id) => id !== session.assigneeId)]);
-    await fanout.toAccounts(others, push);
+    await fanout.toAccounts([session.visitorId, ...(session.botId ? [session.botId] : [])], push);
   }
+
 
   async function requireAgent(siteId: string, agentId: string): Promise<Account> {
     const agent = await accounts.get(agentId);
@@ -151,7 +160,7 @@ export function createChatService(deps: ChatDeps) {
       updated = await sessions.transition(id, expect, { state: 'active', assigneeId: target.id, acceptedAt: clock.now() });
       if (!updated) await accounts.releaseSlot(target.id);
     } else {
-      updated = await sessions.transition(id, expect, { state: 'queued' }, ['assigneeId']);
+      updated = await sessions.transition(id, expect, { state: 'queued', ...(actor.kind === 'agent' ? { returnedBy: actor.id } : {}) }, ['assigneeId']);
     }
     if (!updated) throw conflict('session changed meanwhile, reload it');
     if (actor.kind === 'agent') await accounts.releaseSlot(actor.id);
@@ -159,7 +168,7 @@ export function createChatService(deps: ChatDeps) {
       ? { event: 'transferred', fromId: actor.id, fromName: actor.name, toId: target.id, toName: target.name }
       : { event: actor.kind === 'bot' ? 'handoff' : 'transferred', fromId: actor.id, fromName: actor.name };
     await appendSystem(updated, body, [actor.id]);
-    await announce(updated, [actor.id]);
+    await announce(updated);
     if (updated.state === 'queued' || actor.kind === 'agent') await dispatch(updated.siteId);
     return (await sessions.get(id)) ?? updated;
   }
@@ -177,7 +186,7 @@ export function createChatService(deps: ChatDeps) {
     const by = closer.kind === 'system' ? { by: 'system' } : { by: closer.kind, byId: closer.id, byName: closer.name };
     const former = [s.assigneeId, s.botId].filter((x): x is string => Boolean(x));
     await appendSystem(updated, { event: 'closed', ...by, ...(input.reason ? { reason: input.reason } : {}) }, former);
-    await announce(updated, former);
+    await announce(updated);
     seqHints.delete(id);
     if (freed) await dispatch(updated.siteId);
     return updated;
@@ -278,33 +287,41 @@ export function createChatService(deps: ChatDeps) {
       const site = await sites.get(siteId);
       if (!site || site.routing.assign !== 'auto') return;
       for (let round = 0; round < MAX_LIST; round++) {
-        const [next] = await sessions.list({ siteId, states: ['queued'], limit: 1 });
-        if (!next) return;
-        const online = await presence.onlineAgents(siteId);
-        if (online.length === 0) return;
-        let agent: Account | undefined;
-        for (const candidate of await accounts.agentsWithRoom(siteId, online)) {
-          if (await accounts.claimSlot(candidate.id)) {
-            agent = candidate;
-            break;
-          }
-        }
-        if (!agent) return;
-        const updated = await sessions.transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
-        if (!updated) {
-          await accounts.releaseSlot(agent.id);
-          continue;
-        }
-        await appendSystem(updated, { event: 'accepted', agentId: agent.id, agentName: agent.name, auto: true });
-        await announce(updated);
+        if (!(await assignOne(siteId))) return;
       }
     });
   }
 
+  /** Assigns the oldest queued session that some online agent can take; false when none can be. */
+  async function assignOne(siteId: string): Promise<boolean> {
+    const waiting = await sessions.list({ siteId, states: ['queued'], limit: DISPATCH_WINDOW });
+    if (waiting.length === 0) return false;
+    const online = await presence.onlineAgents(siteId);
+    if (online.length === 0) return false;
+    const candidates = await accounts.agentsWithRoom(siteId, online);
+    for (const next of waiting) {
+      // an agent who handed a session back to the queue does not get it again automatically
+      for (const agent of candidates.filter((c) => c.id !== next.returnedBy)) {
+        if (!(await accounts.claimSlot(agent.id))) continue;
+        const updated = await sessions.transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
+        if (!updated) {
+          await accounts.releaseSlot(agent.id);
+          return true; // taken meanwhile: look at the queue again
+        }
+        await appendSystem(updated, { event: 'accepted', agentId: agent.id, agentName: agent.name, auto: true });
+        await announce(updated);
+        return true;
+      }
+    }
+    return false;
+  }
+
+
   /** An agent came online: fix their load if a crash left it wrong, then hand out waiting sessions. */
   async function agentOnline(agent: Actor): Promise<void> {
+    // A claim racing this count could be undone by it; the window is one connect, the cost one extra session.
     const held = await sessions.count({ siteId: agent.siteId, assigneeId: agent.id, states: ['active'] });
-    await accounts.setLoad(agent.id, held);
+    await accounts.lowerLoad(agent.id, held);
     await dispatch(agent.siteId);
   }
 

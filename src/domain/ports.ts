@@ -18,8 +18,11 @@ export interface AccountStore {
   claimSlot(agentId: string): Promise<boolean>;
   /** Gives a unit back; never below zero. */
   releaseSlot(agentId: string): Promise<void>;
-  /** Sets `load` to the given count (reconciliation after a crash between a claim and its session update). */
-  setLoad(agentId: string, load: number): Promise<void>;
+  /**
+   * Lowers `load` to `held` if it is above (a crash between a claim and its
+   * session update leaves a slot taken); never raises it.
+   */
+  lowerLoad(agentId: string, held: number): Promise<void>;
   /** Agents among `ids` with free capacity, least loaded first. */
   agentsWithRoom(siteId: string, ids: string[]): Promise<Account[]>;
 }

@@ -9,7 +9,7 @@ import type { Broker, Unsubscribe } from '../broker/broker.js';
 import type { ChatService } from '../domain/chat.js';
 import type { Actor } from '../domain/model.js';
 import type { Push } from '../domain/ports.js';
-import { isAppError } from '../errors.js';
+import { isAppError, unavailable } from '../errors.js';
 import { decodeClientFrame } from '../protocol/codec.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
@@ -76,6 +76,12 @@ export class Gateway {
         return;
       }
       const decoded = decodeClientFrame(data.toString(), this.opts.maxFrameBytes);
+      if (!decoded.ok && !conn.actor) {
+        clearTimeout(authTimer);
+        conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.ref ? { ref: decoded.ref } : {}) });
+        conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be a valid auth frame');
+        return;
+      }
       if (!decoded.ok) {
         conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.cid ? { cid: decoded.cid } : {}), ...(decoded.ref ? { ref: decoded.ref } : {}) });
         return;
@@ -181,6 +187,12 @@ export class Gateway {
   }
 
   private async handle(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
+    if (this.draining && frame.t !== 'ack' && frame.t !== 'ping') {
+      // No new work while going away: else steady traffic keeps `inflight` above zero until the
+      // drain deadline and the stores close under half-done writes. The client retries elsewhere.
+      conn.send(this.errorFrame(unavailable('the instance is going away, retry'), frame));
+      return;
+    }
     this.inflight += 1;
     try {
       await this.dispatch(conn, actor, frame);

@@ -9,6 +9,7 @@ import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Account } from '../domain/model.js';
 import type { AccountStore } from '../domain/ports.js';
 import { isDuplicateKey } from './ids.js';
+import { serialWrites } from './serial-writes.js';
 
 type AccountDoc = Omit<Account, 'id'> & { _id: string; key: string; passwordHash?: string; webhookSecret?: string };
 
@@ -21,6 +22,7 @@ const PUBLIC = { passwordHash: 0, webhookSecret: 0, key: 0 } as const;
 
 export function createAccountRepository(db: Db) {
   const col: Collection<AccountDoc> = db.collection('accounts');
+  const serial = serialWrites();
 
   const store: AccountStore = {
     async get(id) {
@@ -30,14 +32,14 @@ export function createAccountRepository(db: Db) {
     async claimSlot(agentId) {
       const doc = await col.findOne({ _id: agentId, kind: 'agent' }, { projection: { maxSessions: 1 } });
       if (!doc) return false;
-      const r = await col.updateOne({ _id: agentId, load: { $lt: doc.maxSessions ?? 0 } }, { $inc: { load: 1 } });
+      const r = await serial(agentId, () => col.updateOne({ _id: agentId, load: { $lt: doc.maxSessions ?? 0 } }, { $inc: { load: 1 } }));
       return r.modifiedCount === 1;
     },
     async releaseSlot(agentId) {
-      await col.updateOne({ _id: agentId, load: { $gt: 0 } }, { $inc: { load: -1 } });
+      await serial(agentId, () => col.updateOne({ _id: agentId, load: { $gt: 0 } }, { $inc: { load: -1 } }));
     },
-    async setLoad(agentId, load) {
-      await col.updateOne({ _id: agentId }, { $set: { load } });
+    async lowerLoad(agentId, held) {
+      await serial(agentId, () => col.updateOne({ _id: agentId, load: { $gt: held } }, { $set: { load: held } }));
     },
     async agentsWithRoom(siteId, ids) {
       if (ids.length === 0) return [];

@@ -2,6 +2,7 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { CursorStore } from '../domain/ports.js';
 import { isDuplicateKey } from './ids.js';
+import { serialWrites } from './serial-writes.js';
 
 interface CursorDoc {
   _id: string;
@@ -14,15 +15,14 @@ export const cursorIndexes: IndexDescription[] = [{ key: { accountId: 1 }, name:
 
 export function createCursorRepository(db: Db): CursorStore {
   const col: Collection<CursorDoc> = db.collection('cursors');
+  const serial = serialWrites();
   return {
     async advance(sessionId, accountId, seq) {
       const _id = `${sessionId}:${accountId}`;
       for (let attempt = 0; ; attempt++) {
         try {
-          const doc = await col.findOneAndUpdate(
-            { _id },
-            { $max: { readSeq: seq }, $setOnInsert: { sessionId, accountId } },
-            { upsert: true, returnDocument: 'after' },
+          const doc = await serial(_id, () =>
+            col.findOneAndUpdate({ _id }, { $max: { readSeq: seq }, $setOnInsert: { sessionId, accountId } }, { upsert: true, returnDocument: 'after' }),
           );
           return doc?.readSeq ?? seq;
         } catch (err) {

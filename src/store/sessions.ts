@@ -9,6 +9,7 @@ import type { Collection, Db, Filter, UpdateFilter, IndexDescription } from 'mon
 import type { Session } from '../domain/model.js';
 import type { SessionFilter, SessionStore } from '../domain/ports.js';
 import { isDuplicateKey, newId } from './ids.js';
+import { serialWrites } from './serial-writes.js';
 
 type SessionDoc = Omit<Session, 'id'> & { _id: string; openKey: string };
 
@@ -24,6 +25,7 @@ const openKey = (siteId: string, visitorId: string) => `open:${siteId}:${visitor
 
 export function createSessionRepository(db: Db): SessionStore {
   const col: Collection<SessionDoc> = db.collection('sessions');
+  const serial = serialWrites();
 
   function toFilter(f: SessionFilter): Filter<SessionDoc> {
     const q: Filter<SessionDoc> = { siteId: f.siteId };
@@ -64,7 +66,7 @@ export function createSessionRepository(db: Db): SessionStore {
       const $set: Partial<SessionDoc> = { ...set };
       if (set.state === 'closed') $set.openKey = `closed:${id}`;
       const update: UpdateFilter<SessionDoc> = unset.length ? { $set, $unset: Object.fromEntries(unset.map((k) => [k, 1 as const])) } : { $set };
-      const doc = await col.findOneAndUpdate(filter, update, { returnDocument: 'after' });
+      const doc = await serial(id, () => col.findOneAndUpdate(filter, update, { returnDocument: 'after' }));
       return doc ? toSession(doc) : null;
     },
 
@@ -82,7 +84,7 @@ export function createSessionRepository(db: Db): SessionStore {
     },
 
     async noteAppended(id, seq, at) {
-      await col.updateOne({ _id: id }, { $max: { lastSeq: seq, lastActivityAt: at } });
+      await serial(id, () => col.updateOne({ _id: id }, { $max: { lastSeq: seq, lastActivityAt: at } }));
     },
   };
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { type AppConfig, buildServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { testUrls, uniqueName } from './infra.js';
@@ -54,7 +55,13 @@ export async function startService(overrides: Partial<AppConfig> = {}): Promise<
       service.app = app;
     },
     async close() {
+      // leave the shared servers as we found them: drop this test's database and Redis keys
+      await app.mongo.client.db(config.mongodbDb).dropDatabase();
       await app.close();
+      const redis = new Redis(config.redisUrl);
+      const keys = await redis.keys(`${config.redisPrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
