@@ -1,0 +1,52 @@
+/**
+ * Creates what the load needs over the public REST API, as a host platform
+ * and its users would: one site, then per pair an agent (created by the site
+ * admin, logged in), a visitor, the visitor's session, and the agent's accept.
+ */
+import { ADMIN_TOKEN } from './service.js';
+
+export interface Pair {
+  sessionId: string;
+  visitor: { id: string; token: string };
+  agent: { id: string; token: string };
+}
+
+const PASSWORD = 'bench password 0123';
+/** concurrent pair set-ups: agent creation and login each run scrypt on the service */
+const PARALLEL = 8;
+
+async function call<T>(baseUrl: string, method: string, path: string, token: string | undefined, body?: unknown): Promise<T> {
+  const res = await fetch(`${baseUrl}/api/v1${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+export async function createPairs(baseUrl: string, count: number): Promise<Pair[]> {
+  const site = await call<{ site: { id: string }; adminKey: string; siteKey: string }>(baseUrl, 'POST', '/sites', ADMIN_TOKEN, { name: 'Bench site' });
+
+  async function pair(i: number): Promise<Pair> {
+    const email = `agent${i}@bench.example`;
+    await call(baseUrl, 'POST', '/agents', site.adminKey, { email, name: `Agent ${i}`, password: PASSWORD });
+    const login = await call<{ token: string; agent: { id: string } }>(baseUrl, 'POST', '/auth/login', undefined, { email, password: PASSWORD });
+    const visitor = await call<{ token: string; visitor: { id: string } }>(baseUrl, 'POST', '/visitors', undefined, { siteKey: site.siteKey });
+    const { session } = await call<{ session: { id: string } }>(baseUrl, 'POST', '/sessions', visitor.token, {});
+    await call(baseUrl, 'POST', `/sessions/${session.id}/accept`, login.token, {});
+    return { sessionId: session.id, visitor: { id: visitor.visitor.id, token: visitor.token }, agent: { id: login.agent.id, token: login.token } };
+  }
+
+  const pairs: Pair[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      pairs[i] = await pair(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, count) }, worker));
+  return pairs;
+}

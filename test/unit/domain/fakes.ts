@@ -1,0 +1,235 @@
+/**
+ * In-memory implementations of the domain's own ports (src/domain/ports.ts),
+ * just enough to run src/domain/chat.ts in a unit test. They keep the
+ * contracts that chat.ts relies on — compare-and-set transitions, atomic
+ * capacity claims, cid dedup, contiguous seqs — and record what was pushed
+ * and scheduled so a test can look. Not a stand-in for MongoDB or Redis:
+ * test/integration runs the real stores.
+ */
+import { type ChatService, createChatService } from '../../../src/domain/chat.js';
+import type { Account, Actor, Message, Session, Site } from '../../../src/domain/model.js';
+import type { AccountStore, CursorStore, Fanout, MessageStore, Presence, Push, Scheduler, SessionFilter, SessionStore, SiteStore } from '../../../src/domain/ports.js';
+
+/** A clock that moves only when the test says so. */
+export class TestClock {
+  constructor(private ms = Date.parse('2024-01-01T00:00:00Z')) {}
+  now(): Date {
+    return new Date(this.ms);
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export interface World {
+  chat: ChatService;
+  clock: TestClock;
+  sites: Map<string, Site>;
+  accounts: Map<string, Account>;
+  sessions: Map<string, Session>;
+  messages: Message[];
+  /** agent ids with a live connection */
+  online: Set<string>;
+  pushed: Array<{ to: string[] | { siteAgents: string }; push: Push }>;
+  scheduled: Array<{ sessionId: string; at: Date }>;
+  /** agent ids, once per successful capacity claim */
+  claims: string[];
+  addSite(routing?: Site['routing']): Site;
+  addAgent(siteId: string, opts?: { maxSessions?: number; load?: number; online?: boolean }): Actor;
+  addVisitor(siteId: string): Actor;
+}
+
+const matches = (s: Session, f: SessionFilter) =>
+  s.siteId === f.siteId &&
+  (!f.states || f.states.includes(s.state)) &&
+  (!f.visitorId || s.visitorId === f.visitorId) &&
+  (!f.assigneeId || s.assigneeId === f.assigneeId) &&
+  (!f.botId || s.botId === f.botId);
+
+export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000 }): World {
+  const clock = new TestClock();
+  let nextId = 0;
+  const id = (prefix: string) => `${prefix}${++nextId}`;
+  const sites = new Map<string, Site>();
+  const accounts = new Map<string, Account>();
+  const sessions = new Map<string, Session>();
+  const messages: Message[] = [];
+  const cursors = new Map<string, number>();
+  const online = new Set<string>();
+  const pushed: World['pushed'] = [];
+  const scheduled: World['scheduled'] = [];
+  const claims: string[] = [];
+
+  const siteStore: SiteStore = {
+    async get(siteId) {
+      return sites.get(siteId) ?? null;
+    },
+    async setRouting(siteId, routing) {
+      const site = sites.get(siteId);
+      if (!site) return null;
+      site.routing = routing;
+      return { ...site };
+    },
+  };
+
+  const accountStore: AccountStore = {
+    async get(accountId) {
+      const a = accounts.get(accountId);
+      return a ? { ...a } : null;
+    },
+    async claimSlot(agentId) {
+      const a = accounts.get(agentId);
+      if (!a || (a.load ?? 0) >= (a.maxSessions ?? 0)) return false;
+      a.load = (a.load ?? 0) + 1;
+      claims.push(agentId);
+      return true;
+    },
+    async releaseSlot(agentId) {
+      const a = accounts.get(agentId);
+      if (a) a.load = Math.max(0, (a.load ?? 0) - 1);
+    },
+    async lowerLoad(agentId, held) {
+      const a = accounts.get(agentId);
+      if (a && (a.load ?? 0) > held) a.load = held;
+    },
+    async agentsWithRoom(siteId, ids) {
+      return [...accounts.values()]
+        .filter((a) => a.siteId === siteId && a.kind === 'agent' && ids.includes(a.id) && (a.load ?? 0) < (a.maxSessions ?? 0))
+        .sort((x, y) => (x.load ?? 0) - (y.load ?? 0))
+        .map((a) => ({ ...a }));
+    },
+  };
+
+  const sessionStore: SessionStore = {
+    async openForVisitor(draft) {
+      const open = [...sessions.values()].find((s) => s.siteId === draft.siteId && s.visitorId === draft.visitorId && s.state !== 'closed');
+      if (open) return { session: { ...open }, created: false };
+      const session = { ...draft, id: id('s') };
+      sessions.set(session.id, session);
+      return { session: { ...session }, created: true };
+    },
+    async get(sessionId) {
+      const s = sessions.get(sessionId);
+      return s ? { ...s } : null;
+    },
+    async transition(sessionId, expect, set, unset = []) {
+      const s = sessions.get(sessionId);
+      if (!s || !expect.from.includes(s.state)) return null;
+      if (expect.assigneeId !== undefined && s.assigneeId !== expect.assigneeId) return null;
+      if (expect.botId !== undefined && s.botId !== expect.botId) return null;
+      Object.assign(s, set);
+      for (const key of unset) delete s[key];
+      return { ...s };
+    },
+    async list(filter) {
+      return [...sessions.values()]
+        .filter((s) => matches(s, filter))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+        .slice(0, filter.limit ?? Infinity)
+        .map((s) => ({ ...s }));
+    },
+    async count(filter) {
+      return [...sessions.values()].filter((s) => matches(s, filter)).length;
+    },
+    async noteAppended(sessionId, seq, at) {
+      const s = sessions.get(sessionId);
+      if (!s) return;
+      s.lastSeq = Math.max(s.lastSeq, seq);
+      if (at > s.lastActivityAt) s.lastActivityAt = at;
+    },
+  };
+
+  const messageStore: MessageStore = {
+    async append(draft) {
+      const earlier = messages.find((m) => m.sessionId === draft.sessionId && m.from.id === draft.from.id && m.cid === draft.cid);
+      if (earlier) return { message: earlier, created: false };
+      const seq = messages.filter((m) => m.sessionId === draft.sessionId).length + 1;
+      const message: Message = { ...draft, id: id('m'), seq };
+      messages.push(message);
+      return { message, created: true };
+    },
+    async after(sessionId, after, limit) {
+      return messages.filter((m) => m.sessionId === sessionId && m.seq > after).slice(0, limit);
+    },
+    async findByCid(sessionId, senderId, cid) {
+      return messages.find((m) => m.sessionId === sessionId && m.from.id === senderId && m.cid === cid) ?? null;
+    },
+  };
+
+  const cursorStore: CursorStore = {
+    async advance(sessionId, accountId, seq) {
+      const key = `${sessionId}/${accountId}`;
+      const next = Math.max(cursors.get(key) ?? 0, seq);
+      cursors.set(key, next);
+      return next;
+    },
+    async readSeqs(accountId, sessionIds) {
+      return new Map(sessionIds.map((sid) => [sid, cursors.get(`${sid}/${accountId}`) ?? 0]));
+    },
+  };
+
+  const fanout: Fanout = {
+    async toAccounts(to, push) {
+      pushed.push({ to, push });
+    },
+    async toSiteAgents(siteId, push) {
+      pushed.push({ to: { siteAgents: siteId }, push });
+    },
+  };
+
+  const presence: Presence = {
+    async onlineAgents(siteId) {
+      return [...online].filter((a) => accounts.get(a)?.siteId === siteId);
+    },
+  };
+
+  const scheduler: Scheduler = {
+    async inactivityCheck(sessionId, at) {
+      scheduled.push({ sessionId, at });
+    },
+  };
+
+  const chat = createChatService({
+    sites: siteStore,
+    accounts: accountStore,
+    sessions: sessionStore,
+    messages: messageStore,
+    cursors: cursorStore,
+    fanout,
+    presence,
+    scheduler,
+    clock,
+    limits,
+  });
+
+  const actor = (a: Account): Actor => ({ id: a.id, siteId: a.siteId, kind: a.kind as Actor['kind'], name: a.name });
+
+  return {
+    chat,
+    clock,
+    sites,
+    accounts,
+    sessions,
+    messages,
+    online,
+    pushed,
+    scheduled,
+    claims,
+    addSite(routing = { mode: 'human', assign: 'manual' }) {
+      const site: Site = { id: id('site'), name: 'Site', siteKey: id('sk'), identitySecret: 'secret', allowedOrigins: [], routing, createdAt: clock.now() };
+      sites.set(site.id, site);
+      return site;
+    },
+    addAgent(siteId, opts = {}) {
+      const agent: Account = { id: id('a'), siteId, kind: 'agent', name: `Agent ${nextId}`, maxSessions: opts.maxSessions ?? 5, load: opts.load ?? 0, createdAt: clock.now() };
+      accounts.set(agent.id, agent);
+      if (opts.online ?? true) online.add(agent.id);
+      return actor(agent);
+    },
+    addVisitor(siteId) {
+      const visitor: Account = { id: id('v'), siteId, kind: 'visitor', name: `Visitor ${nextId}`, createdAt: clock.now() };
+      accounts.set(visitor.id, visitor);
+      return actor(visitor);
+    },
+  };
+}
