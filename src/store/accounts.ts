@@ -43,8 +43,10 @@ export function createAccountRepository(db: Db) {
     },
     async agentsWithRoom(siteId, ids) {
       if (ids.length === 0) return [];
-      const docs = await col.find({ _id: { $in: ids }, siteId, kind: 'agent' }, { projection: PUBLIC }).toArray();
-      return docs
+      // one `_id` lookup each: FerretDB scans the collection for an `$in`
+      const found = await Promise.all(ids.map((id) => col.findOne({ _id: id }, { projection: PUBLIC })));
+      return found
+        .filter((d): d is NonNullable<typeof d> => d !== null && d.siteId === siteId && d.kind === 'agent')
         .filter((d) => (d.load ?? 0) < (d.maxSessions ?? 0))
         .sort((a, b) => (a.load ?? 0) - (b.load ?? 0) || a._id.localeCompare(b._id))
         .map(toAccount);

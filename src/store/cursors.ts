@@ -33,10 +33,10 @@ export function createCursorRepository(db: Db): CursorStore {
     },
 
     async readSeqs(accountId, sessionIds) {
+      // one `_id` lookup each: FerretDB scans the collection for an `$in`
+      const docs = await Promise.all(sessionIds.map((sid) => col.findOne({ _id: `${sid}:${accountId}` })));
       const result = new Map<string, number>();
-      if (sessionIds.length === 0) return result;
-      const docs = await col.find({ _id: { $in: sessionIds.map((sid) => `${sid}:${accountId}`) } }).toArray();
-      for (const d of docs) result.set(d.sessionId, d.readSeq);
+      for (const d of docs) if (d) result.set(d.sessionId, d.readSeq);
       return result;
     },
   };
