@@ -18,7 +18,7 @@ import {
 } from './model.js';
 import type { AccountStore, Clock, CursorStore, Fanout, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
 import { OPEN_STATES, canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
-import { type UnreadSummary, summarize } from './unread.js';
+import { type UnreadSummary, readPosition, summarize } from './unread.js';
 
 export interface ChatDeps {
   sites: SiteStore;
@@ -75,8 +75,7 @@ export function createChatService(deps: ChatDeps) {
       // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
       // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
       if (created || message.seq > session.lastSeq) {
-        await sessions.noteAppended(session.id, message.seq, message.createdAt);
-        if (message.from.kind !== 'system') await cursors.advance(session.id, message.from.id, message.seq);
+        await sessions.noteAppended(session.id, message.seq, message.createdAt, message.from.kind === 'system' ? undefined : message.from.id);
         await fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
       }
       return { message, created };
@@ -216,7 +215,7 @@ export function createChatService(deps: ChatDeps) {
     const s = await visibleSession(actor, id);
     if (!isMember(actor, s)) throw forbidden('only participants have a read cursor');
     const last = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
-    const readSeq = await cursors.advance(id, actor.id, Math.min(seq, last));
+    const readSeq = readPosition(s, actor.id, await cursors.advance(id, actor.id, Math.min(seq, last)));
     await fanout.toAccounts(unique([...recipients(s), actor.id]), {
       kind: 'event',
       sid: id,
@@ -264,12 +263,23 @@ export function createChatService(deps: ChatDeps) {
     return [...queued, ...mine];
   }
 
-  /** The actor's open sessions with their read cursors (the WebSocket `ready` frame). */
+  /**
+   * The actor's open sessions with their read position (the WebSocket `ready`
+   * frame). `lastSeq` is read from the store, not the session record, so a
+   * message stored just before a crash is announced all the same.
+   */
   async function overview(actor: Actor) {
     const open = await openSessionsOf(actor);
-    const reads = await cursors.readSeqs(actor.id, open.map((s) => s.id));
-    return open.map((s) => ({ session: s, readSeq: reads.get(s.id) ?? 0 }));
+    const [reads, lasts] = await Promise.all([
+      cursors.readSeqs(actor.id, open.map((s) => s.id)),
+      Promise.all(open.map((s) => messages.lastSeq(s.id, s.lastSeq))),
+    ]);
+    return open.map((s, i) => {
+      const session = { ...s, lastSeq: lasts[i] ?? s.lastSeq };
+      return { session, readSeq: readPosition(session, actor.id, reads.get(s.id) ?? 0) };
+    });
   }
+
 
   async function unread(actor: Actor): Promise<UnreadSummary> {
     const rows = await overview(actor);

@@ -56,6 +56,8 @@ export interface Session {
   returnedBy?: string;
   /** the highest seq known stored; may lag the store, never leads it */
   lastSeq: number;
+  /** per member, the highest seq they sent: their own messages are read (see unread.ts) */
+  sentSeq?: Record<string, number>;
   createdAt: Date;
   acceptedAt?: Date;
   closedAt?: Date;

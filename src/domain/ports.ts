@@ -57,8 +57,12 @@ export interface SessionStore {
   ): Promise<Session | null>;
   list(filter: SessionFilter): Promise<Session[]>;
   count(filter: SessionFilter): Promise<number>;
-  /** Records that `seq` is stored: `lastSeq` and `lastActivityAt` only move forward. */
-  noteAppended(id: string, seq: number, at: Date): Promise<void>;
+  /**
+   * Records that `seq` is stored (and sent by `senderId`, when a member sent
+   * it): `lastSeq`, `lastActivityAt` and `sentSeq[senderId]` only move
+   * forward, in one update.
+   */
+  noteAppended(id: string, seq: number, at: Date, senderId?: string): Promise<void>;
 }
 
 export interface MessageStore {
@@ -72,6 +76,8 @@ export interface MessageStore {
   append(draft: MessageDraft, lastSeqHint: number): Promise<{ message: Message; created: boolean }>;
   /** Messages with seq > after, ascending, at most `limit`. */
   after(sessionId: string, after: number, limit: number): Promise<Message[]>;
+  /** The highest stored seq of the session, given one known stored (`hint`). */
+  lastSeq(sessionId: string, hint: number): Promise<number>;
   /** The message a sender stored with this cid, if any. */
   findByCid(sessionId: string, senderId: string, cid: string): Promise<Message | null>;
 }

@@ -2,10 +2,16 @@
  * Unread counts, derived from seq cursors so they are consistent by
  * construction: nothing is counted up or down, nothing can drift.
  *
- * A member's `readSeq` moves forward when they read, and also when they send
- * (whoever replies has seen what they reply to), so every message above
- * `readSeq` is from somebody else: session unread = lastSeq - readSeq.
+ * A member's read position is the higher of what they marked read and the
+ * last seq they sent (whoever replies has seen what they reply to), so every
+ * message above it is from somebody else: session unread = lastSeq - read.
+ * The sent part lives on the session record, updated together with lastSeq,
+ * so a message costs no extra write for it.
  */
+
+export function readPosition(session: { sentSeq?: Record<string, number> }, accountId: string, cursor: number): number {
+  return Math.max(cursor, session.sentSeq?.[accountId] ?? 0);
+}
 
 export function sessionUnread(lastSeq: number, readSeq: number): number {
   return Math.max(0, lastSeq - readSeq);

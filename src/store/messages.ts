@@ -63,6 +63,10 @@ export function createMessageRepository(db: Db): MessageStore {
   return {
     findByCid,
 
+    async lastSeq(sessionId, hint) {
+      return (await nextFree(sessionId, hint + 1)) - 1;
+    },
+
     async append(draft: MessageDraft, lastSeqHint: number) {
       const earlier = recent.get(cidKey(draft.sessionId, draft.from.id, draft.cid));
       if (earlier) return { message: earlier, created: false };

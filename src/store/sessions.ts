@@ -83,8 +83,10 @@ export function createSessionRepository(db: Db): SessionStore {
       return col.countDocuments(toFilter(f));
     },
 
-    async noteAppended(id, seq, at) {
-      await serial(id, () => col.updateOne({ _id: id }, { $max: { lastSeq: seq, lastActivityAt: at } }));
+    async noteAppended(id, seq, at, senderId) {
+      const $max: Record<string, number | Date> = { lastSeq: seq, lastActivityAt: at };
+      if (senderId) $max[`sentSeq.${senderId}`] = seq;
+      await serial(id, () => col.updateOne({ _id: id }, { $max }));
     },
   };
 }

@@ -131,11 +131,12 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     async count(filter) {
       return [...sessions.values()].filter((s) => matches(s, filter)).length;
     },
-    async noteAppended(sessionId, seq, at) {
+    async noteAppended(sessionId, seq, at, senderId) {
       const s = sessions.get(sessionId);
       if (!s) return;
       s.lastSeq = Math.max(s.lastSeq, seq);
       if (at > s.lastActivityAt) s.lastActivityAt = at;
+      if (senderId) s.sentSeq = { ...s.sentSeq, [senderId]: Math.max(s.sentSeq?.[senderId] ?? 0, seq) };
     },
   };
 
@@ -150,6 +151,9 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     },
     async after(sessionId, after, limit) {
       return messages.filter((m) => m.sessionId === sessionId && m.seq > after).slice(0, limit);
+    },
+    async lastSeq(sessionId, hint) {
+      return Math.max(hint, messages.filter((m) => m.sessionId === sessionId).length);
     },
     async findByCid(sessionId, senderId, cid) {
       return messages.find((m) => m.sessionId === sessionId && m.from.id === senderId && m.cid === cid) ?? null;
