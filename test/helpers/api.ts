@@ -73,3 +73,12 @@ export async function visitorWithSession(service: Service, site: SiteFixture) {
   if (r.status !== 201) throw new Error(`start session: ${r.status} ${JSON.stringify(r.body)}`);
   return { ...visitor, sessionId: r.body.session.id as string };
 }
+
+/** A visitor's session accepted by a new agent of the site: the usual start of a conversation. */
+export async function activeSession(service: Service, site: SiteFixture) {
+  const agent = await createAgent(service, site);
+  const visitor = await visitorWithSession(service, site);
+  const accepted = await api(service, agent.token).post(`/sessions/${visitor.sessionId}/accept`);
+  if (accepted.status !== 200) throw new Error(`accept: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+  return { agent, visitor, sid: visitor.sessionId };
+}

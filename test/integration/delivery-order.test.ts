@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import type { SentFrame } from '../../src/client/index.js';
-import { api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
+import { activeSession, api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { range1, restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
@@ -37,16 +37,8 @@ describe('delivery order and exactly-once', () => {
     await service.close();
   });
 
-  async function activeSession() {
-    const agent = await createAgent(service, site);
-    const visitor = await visitorWithSession(service, site);
-    const accepted = await api(service, agent.token).post(`/sessions/${visitor.sessionId}/accept`);
-    assert.equal(accepted.status, 200);
-    return { agent, visitor, sid: visitor.sessionId };
-  }
-
   it('50 messages sent at once from two visitor devices and the agent show up on every device as 1..N, once each, as history has them', async () => {
-    const { agent, visitor, sid } = await activeSession();
+    const { agent, visitor, sid } = await activeSession(service, site);
     const phone = sdkClient(service, visitor.token, { WebSocket });
     const laptop = sdkClient(service, visitor.token, { WebSocket });
     const desk = sdkClient(service, agent.token, { WebSocket });
@@ -99,7 +91,7 @@ describe('delivery order and exactly-once', () => {
   });
 
   it('a send repeated with the same cid, over WebSocket or REST, returns the original id and seq, stores nothing new and is pushed once', async () => {
-    const { agent, visitor, sid } = await activeSession();
+    const { agent, visitor, sid } = await activeSession(service, site);
     const vPeer = await authedPeer(service.wsUrl, visitor.token);
     const vPeer2 = await authedPeer(service.wsUrl, visitor.token);
     const aPeer = await authedPeer(service.wsUrl, agent.token);

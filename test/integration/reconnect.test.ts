@@ -6,19 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SentFrame } from '../../src/client/index.js';
-import { api, createAgent, createSite, type SiteFixture, visitorWithSession } from '../helpers/api.js';
+import { activeSession, api, createSite, type SiteFixture } from '../helpers/api.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor, within } from '../helpers/wait-for.js';
-
-async function activeSession(service: Service, site: SiteFixture) {
-  const agent = await createAgent(service, site);
-  const visitor = await visitorWithSession(service, site);
-  const accepted = await api(service, agent.token).post(`/sessions/${visitor.sessionId}/accept`);
-  assert.equal(accepted.status, 200);
-  return { agent, visitor, sid: visitor.sessionId };
-}
 
 describe('a client whose connection drops', () => {
   let service: Service;

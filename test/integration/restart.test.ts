@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SentFrame } from '../../src/client/index.js';
 import { CLOSE } from '../../src/protocol/codes.js';
-import { api, createAgent, createSite, type SiteFixture, visitorWithSession } from '../helpers/api.js';
+import { activeSession, createSite, type SiteFixture } from '../helpers/api.js';
 import { range1, restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor, within } from '../helpers/wait-for.js';
@@ -27,10 +27,7 @@ describe('a restart of the service', () => {
   });
 
   it('in the middle of a burst loses, repeats and reorders nothing: each side and the history show every sent message once, in order', async () => {
-    const agent = await createAgent(service, site);
-    const visitor = await visitorWithSession(service, site);
-    const sid = visitor.sessionId;
-    assert.equal((await api(service, agent.token).post(`/sessions/${sid}/accept`)).status, 200);
+    const { agent, visitor, sid } = await activeSession(service, site);
     const v = sdkClient(service, visitor.token);
     const a = sdkClient(service, agent.token);
     clients.push(v, a);
@@ -110,10 +107,7 @@ describe('a restart of the service', () => {
   });
 
   it('after a crash between storing a message and telling anyone, the resend of it reaches both sides', async () => {
-    const agent = await createAgent(service, site);
-    const visitor = await visitorWithSession(service, site);
-    const sid = visitor.sessionId;
-    assert.equal((await api(service, agent.token).post(`/sessions/${sid}/accept`)).status, 200);
+    const { agent, visitor, sid } = await activeSession(service, site);
     const v = sdkClient(service, visitor.token);
     const a = sdkClient(service, agent.token);
     clients.push(v, a);
