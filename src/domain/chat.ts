@@ -42,6 +42,8 @@ const MAX_LIST = 100;
 const MAX_HISTORY_PAGE = 200;
 /** how many of the oldest queued sessions auto assignment looks at in one step */
 const DISPATCH_WINDOW = 20;
+/** a capacity claim and its session update finish well within this */
+const SLOT_SETTLE_MS = 60_000;
 
 export function createChatService(deps: ChatDeps) {
   const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, clock, limits } = deps;
@@ -135,10 +137,10 @@ export function createChatService(deps: ChatDeps) {
     if (actor.kind !== 'agent') throw forbidden('only agents accept sessions');
     const s = await visibleSession(actor, id);
     if (s.state !== 'queued') throw conflict(s.state === 'active' ? 'session was already accepted' : `session is ${s.state}`);
-    if (!(await accounts.claimSlot(actor.id))) throw conflict('you are at capacity: close or transfer a session first');
+    if (!(await accounts.claimSlot(actor.id, id))) throw conflict('you are at capacity: close or transfer a session first');
     const updated = await sessions.transition(id, { from: ['queued'] }, { state: 'active', assigneeId: actor.id, acceptedAt: clock.now() });
     if (!updated) {
-      await accounts.releaseSlot(actor.id);
+      await accounts.releaseSlot(actor.id, id);
       throw conflict('session was already accepted');
     }
     await appendSystem(updated, { event: 'accepted', agentId: actor.id, agentName: actor.name });
@@ -155,14 +157,14 @@ export function createChatService(deps: ChatDeps) {
     if (input.toAgentId) {
       if (input.toAgentId === actor.id) throw badRequest('cannot transfer a session to yourself');
       target = await requireAgent(s.siteId, input.toAgentId);
-      if (!(await accounts.claimSlot(target.id))) throw conflict(`${target.name} is at capacity`);
+      if (!(await accounts.claimSlot(target.id, id))) throw conflict(`${target.name} is at capacity`);
       updated = await sessions.transition(id, expect, { state: 'active', assigneeId: target.id, acceptedAt: clock.now() });
-      if (!updated) await accounts.releaseSlot(target.id);
+      if (!updated) await accounts.releaseSlot(target.id, id);
     } else {
       updated = await sessions.transition(id, expect, { state: 'queued', ...(actor.kind === 'agent' ? { returnedBy: actor.id } : {}) }, ['assigneeId']);
     }
     if (!updated) throw conflict('session changed meanwhile, reload it');
-    if (actor.kind === 'agent') await accounts.releaseSlot(actor.id);
+    if (actor.kind === 'agent') await accounts.releaseSlot(actor.id, id);
     const body: MessageBody = target
       ? { event: 'transferred', fromId: actor.id, fromName: actor.name, toId: target.id, toName: target.name }
       : { event: actor.kind === 'bot' ? 'handoff' : 'transferred', fromId: actor.id, fromName: actor.name };
@@ -181,7 +183,7 @@ export function createChatService(deps: ChatDeps) {
     const updated = await sessions.transition(id, expect, { state: 'closed', closedAt: clock.now() });
     if (!updated) throw conflict('session changed meanwhile, reload it');
     const freed = s.state === 'active' && s.assigneeId ? s.assigneeId : undefined;
-    if (freed) await accounts.releaseSlot(freed);
+    if (freed) await accounts.releaseSlot(freed, id);
     const by = closer.kind === 'system' ? { by: 'system' } : { by: closer.kind, byId: closer.id, byName: closer.name };
     const former = [s.assigneeId, s.botId].filter((x): x is string => Boolean(x));
     await appendSystem(updated, { event: 'closed', ...by, ...(input.reason ? { reason: input.reason } : {}) }, former);
@@ -312,10 +314,10 @@ export function createChatService(deps: ChatDeps) {
     for (const next of waiting) {
       // an agent who handed a session back to the queue does not get it again automatically
       for (const agent of candidates.filter((c) => c.id !== next.returnedBy)) {
-        if (!(await accounts.claimSlot(agent.id))) continue;
+        if (!(await accounts.claimSlot(agent.id, next.id))) continue;
         const updated = await sessions.transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
         if (!updated) {
-          await accounts.releaseSlot(agent.id);
+          await accounts.releaseSlot(agent.id, next.id);
           return true; // taken meanwhile: look at the queue again
         }
         await appendSystem(updated, { event: 'accepted', agentId: agent.id, agentName: agent.name, auto: true });
@@ -327,13 +329,22 @@ export function createChatService(deps: ChatDeps) {
   }
 
 
-  /** An agent came online: fix their load if a crash left it wrong, then hand out waiting sessions. */
+  /**
+   * An agent came online: give back slots a crash left taken (claimed for a
+   * session they do not hold), then hand out waiting sessions. Only slots
+   * older than a claim can take to complete are looked at, so a claim in
+   * progress elsewhere is never undone.
+   */
   async function agentOnline(agent: Actor): Promise<void> {
-    // A claim racing this count could be undone by it; the window is one connect, the cost one extra session.
-    const held = await sessions.count({ siteId: agent.siteId, assigneeId: agent.id, states: ['active'] });
-    await accounts.lowerLoad(agent.id, held);
+    const settled = clock.now().getTime() - SLOT_SETTLE_MS;
+    for (const slot of await accounts.heldSlots(agent.id)) {
+      if (slot.since.getTime() > settled) continue;
+      const s = await sessions.get(slot.sessionId);
+      if (!s || s.state !== 'active' || s.assigneeId !== agent.id) await accounts.releaseSlot(agent.id, slot.sessionId);
+    }
     await dispatch(agent.siteId);
   }
+
 
   /** The inactivity timer fired: close the session if it has been quiet long enough, else check again later. */
   async function checkInactivity(id: string): Promise<'closed' | 'rescheduled' | 'gone'> {

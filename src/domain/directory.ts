@@ -58,7 +58,6 @@ export function createDirectory(deps: DirectoryDeps) {
       name: input.name,
       email,
       maxSessions: input.maxSessions ?? DEFAULT_MAX_SESSIONS,
-      load: 0,
       createdAt: now(),
     };
     const { created } = await directory.createAccount(agent, `email:${email}`, { passwordHash: await hashPassword(input.password) });

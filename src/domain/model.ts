@@ -14,8 +14,6 @@ export interface Account {
   email?: string;
   /** agents: how many active sessions they may hold at once */
   maxSessions?: number;
-  /** agents: active sessions they hold now (kept by atomic claims) */
-  load?: number;
   /** identified visitors: the host platform's user id */
   userId?: string;
   /** bots */

@@ -12,18 +12,17 @@ export interface SiteStore {
 export interface AccountStore {
   get(id: string): Promise<Account | null>;
   /**
-   * Atomically takes one unit of an agent's capacity: succeeds only when
-   * `load < maxSessions` at the moment of the update (one conditional $inc).
+   * Takes one of the agent's `maxSessions` capacity slots for `sessionId`.
+   * Atomic by construction (a slot is a uniquely keyed insert), so concurrent
+   * claims on any number of instances never exceed the capacity. Claiming
+   * again for the same session succeeds without taking a second slot.
    */
-  claimSlot(agentId: string): Promise<boolean>;
-  /** Gives a unit back; never below zero. */
-  releaseSlot(agentId: string): Promise<void>;
-  /**
-   * Lowers `load` to `held` if it is above (a crash between a claim and its
-   * session update leaves a slot taken); never raises it.
-   */
-  lowerLoad(agentId: string, held: number): Promise<void>;
-  /** Agents among `ids` with free capacity, least loaded first. */
+  claimSlot(agentId: string, sessionId: string): Promise<boolean>;
+  /** Gives back the slot held for `sessionId`, if any. */
+  releaseSlot(agentId: string, sessionId: string): Promise<void>;
+  /** The slots an agent holds: for which session, since when. */
+  heldSlots(agentId: string): Promise<Array<{ sessionId: string; since: Date }>>;
+  /** Agents among `ids` with free capacity, least loaded (fewest slots held) first. */
   agentsWithRoom(siteId: string, ids: string[]): Promise<Account[]>;
 }
 

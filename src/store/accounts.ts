@@ -1,54 +1,48 @@
 /**
  * Accounts of every kind. `key` is unique across the service: `email:<addr>`
  * for agents (an agent email logs in without naming its site), `user:<site>:<id>`
- * for identified visitors, `id:<id>` for the rest. Agent capacity lives in
- * `load`, changed only by conditional $inc so that it can never pass
- * `maxSessions`.
+ * for identified visitors, `id:<id>` for the rest. Agent capacity is kept
+ * in slots (slots.ts).
  */
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Account } from '../domain/model.js';
 import type { AccountStore } from '../domain/ports.js';
 import { isDuplicateKey } from './ids.js';
-import { serialWrites } from './serial-writes.js';
+import type { SlotRepository } from './slots.js';
 
 type AccountDoc = Omit<Account, 'id'> & { _id: string; key: string; passwordHash?: string; webhookSecret?: string };
 
 export const accountIndexes: IndexDescription[] = [
   { key: { key: 1 }, name: 'key', unique: true },
-  { key: { siteId: 1, kind: 1, load: 1 }, name: 'site_kind_load' },
+  { key: { siteId: 1, kind: 1 }, name: 'site_kind' },
 ];
 
 const PUBLIC = { passwordHash: 0, webhookSecret: 0, key: 0 } as const;
 
-export function createAccountRepository(db: Db) {
+export function createAccountRepository(db: Db, slots: SlotRepository) {
   const col: Collection<AccountDoc> = db.collection('accounts');
-  const serial = serialWrites();
 
   const store: AccountStore = {
     async get(id) {
       const doc = await col.findOne({ _id: id }, { projection: PUBLIC });
       return doc ? toAccount(doc) : null;
     },
-    async claimSlot(agentId) {
+    async claimSlot(agentId, sessionId) {
       const doc = await col.findOne({ _id: agentId, kind: 'agent' }, { projection: { maxSessions: 1 } });
-      if (!doc) return false;
-      const r = await serial(agentId, () => col.updateOne({ _id: agentId, load: { $lt: doc.maxSessions ?? 0 } }, { $inc: { load: 1 } }));
-      return r.modifiedCount === 1;
+      return doc ? slots.claim(agentId, sessionId, doc.maxSessions ?? 0) : false;
     },
-    async releaseSlot(agentId) {
-      await serial(agentId, () => col.updateOne({ _id: agentId, load: { $gt: 0 } }, { $inc: { load: -1 } }));
-    },
-    async lowerLoad(agentId, held) {
-      await serial(agentId, () => col.updateOne({ _id: agentId, load: { $gt: held } }, { $set: { load: held } }));
-    },
+    releaseSlot: (agentId, sessionId) => slots.release(agentId, sessionId),
+    heldSlots: (agentId) => slots.held(agentId),
     async agentsWithRoom(siteId, ids) {
       if (ids.length === 0) return [];
       // one `_id` lookup each: FerretDB scans the collection for an `$in`
       const found = await Promise.all(ids.map((id) => col.findOne({ _id: id }, { projection: PUBLIC })));
-      return found
-        .filter((d): d is NonNullable<typeof d> => d !== null && d.siteId === siteId && d.kind === 'agent')
-        .filter((d) => (d.load ?? 0) < (d.maxSessions ?? 0))
-        .sort((a, b) => (a.load ?? 0) - (b.load ?? 0) || a._id.localeCompare(b._id))
+      const agents = found.filter((d): d is NonNullable<typeof d> => d !== null && d.siteId === siteId && d.kind === 'agent');
+      const load = await slots.counts(agents.map((a) => a._id));
+      const loadOf = (id: string) => load.get(id) ?? 0;
+      return agents
+        .filter((d) => loadOf(d._id) < (d.maxSessions ?? 0))
+        .sort((a, b) => loadOf(a._id) - loadOf(b._id) || a._id.localeCompare(b._id))
         .map(toAccount);
     },
   };

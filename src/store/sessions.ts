@@ -1,30 +1,61 @@
 /**
- * Sessions. `openKey` carries the rule "at most one open session per visitor
- * and site" as a unique index: it is `open:<site>:<visitor>` while the session
- * is open and `closed:<id>` once closed (FerretDB has no partial indexes).
- * Every state change is a conditional update on the expected state, so two
- * concurrent transitions from the same state cannot both succeed.
+ * Sessions, and the two rules that must hold however many instances write:
+ *
+ * - At most one open session per visitor and site. The claim is an insert
+ *   into `open_sessions` keyed `<site>:<visitor>`; it is removed when the
+ *   session closes.
+ * - Every state change is a compare-and-set. A change is claimed by inserting
+ *   version N+1 of the session into `session_transitions` (unique `_id`
+ *   `<session>:<N+1>`), after checking the expected state at version N; of
+ *   concurrent changes from version N exactly one claim succeeds. The session
+ *   document is then updated, and whoever reads it rolls it forward through
+ *   any logged version it lacks, so a crash between the two steps, or a
+ *   concurrent write that undid the update, loses nothing.
+ *
+ * Both are inserts because FerretDB (the embedded server) applies updates as
+ * read-then-write without a check, so conditional updates cannot arbitrate
+ * between instances there (see serial-writes.ts); unique keys can.
  */
-import type { Collection, Db, Filter, UpdateFilter, IndexDescription } from 'mongodb';
+import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
 import type { Session } from '../domain/model.js';
 import type { SessionFilter, SessionStore } from '../domain/ports.js';
 import { isDuplicateKey, newId } from './ids.js';
 import { serialWrites } from './serial-writes.js';
 
-type SessionDoc = Omit<Session, 'id'> & { _id: string; openKey: string };
+type SessionDoc = Omit<Session, 'id'> & { _id: string; version?: number };
+type Changeable = 'assigneeId' | 'botId';
+
+interface TransitionDoc {
+  _id: string;
+  sessionId: string;
+  version: number;
+  set: Partial<Session>;
+  unset: Changeable[];
+  at: Date;
+}
+
+interface OpenDoc {
+  _id: string;
+  sessionId: string;
+  at: Date;
+}
 
 export const sessionIndexes: IndexDescription[] = [
-  { key: { openKey: 1 }, name: 'open_key', unique: true },
   { key: { siteId: 1, state: 1, createdAt: 1 }, name: 'site_state_created' },
   { key: { siteId: 1, assigneeId: 1, state: 1 }, name: 'site_assignee_state' },
   { key: { siteId: 1, visitorId: 1, createdAt: -1 }, name: 'site_visitor_created' },
   { key: { siteId: 1, botId: 1, state: 1 }, name: 'site_bot_state' },
 ];
 
-const openKey = (siteId: string, visitorId: string) => `open:${siteId}:${visitorId}`;
+const openKey = (siteId: string, visitorId: string) => `${siteId}:${visitorId}`;
+/** an open-session claim whose session is still missing after this is left over from a crash */
+const STALE_CLAIM_MS = 30_000;
+const MAX_ATTEMPTS = 20;
 
 export function createSessionRepository(db: Db): SessionStore {
   const col: Collection<SessionDoc> = db.collection('sessions');
+  const log: Collection<TransitionDoc> = db.collection('session_transitions');
+  const open: Collection<OpenDoc> = db.collection('open_sessions');
   const serial = serialWrites();
 
   function toFilter(f: SessionFilter): Filter<SessionDoc> {
@@ -36,38 +67,81 @@ export function createSessionRepository(db: Db): SessionStore {
     return q;
   }
 
+  async function write(id: string, set: Partial<SessionDoc>, unset: Changeable[]) {
+    const update = unset.length ? { $set: set, $unset: Object.fromEntries(unset.map((k) => [k, 1 as const])) } : { $set: set };
+    await serial(id, () => col.updateOne({ _id: id }, update));
+  }
+
+  /** The session at its latest logged version (repairing the document if it lags). */
+  async function current(id: string): Promise<SessionDoc | null> {
+    let doc = await col.findOne({ _id: id });
+    if (!doc) return null;
+    let lagged = false;
+    for (;;) {
+      const next = await log.findOne({ _id: `${id}:${(doc.version ?? 0) + 1}` });
+      if (!next) break;
+      doc = apply(doc, next);
+      lagged = true;
+    }
+    if (lagged) {
+      const { _id, lastSeq: _l, lastActivityAt: _a, sentSeq: _s, ...state } = doc;
+      const missing = (['assigneeId', 'botId'] as const).filter((k) => doc![k] === undefined);
+      await write(id, state, missing);
+    }
+    return doc;
+  }
+
   return {
     async openForVisitor(draft) {
       const key = openKey(draft.siteId, draft.visitorId);
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const doc: SessionDoc = { _id: newId(), ...draft, openKey: key };
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const doc: SessionDoc = { _id: newId(), ...draft, version: 0 };
         try {
-          await col.insertOne(doc);
-          return { session: toSession(doc), created: true };
+          await open.insertOne({ _id: key, sessionId: doc._id, at: new Date() });
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
-          const open = await col.findOne({ openKey: key });
-          if (open) return { session: toSession(open), created: false };
-          // it closed between our insert and our read: try again
+          const claim = await open.findOne({ _id: key });
+          if (!claim) continue;
+          const existing = await current(claim.sessionId);
+          if (existing && existing.state !== 'closed') return { session: toSession(existing), created: false };
+          if (existing || Date.now() - claim.at.getTime() > STALE_CLAIM_MS) {
+            // closed (or never created, by a process that died): the claim is free again
+            await open.deleteOne({ _id: key, sessionId: claim.sessionId });
+          } else {
+            await new Promise((resolve) => setTimeout(resolve, 20)); // being created right now
+          }
+          continue;
         }
+        await col.insertOne(doc);
+        return { session: toSession(doc), created: true };
       }
       throw new Error('could not open a session');
     },
 
     async get(id) {
-      const doc = await col.findOne({ _id: id });
+      const doc = await current(id);
       return doc ? toSession(doc) : null;
     },
 
     async transition(id, expect, set, unset = []) {
-      const filter: Filter<SessionDoc> = { _id: id, state: { $in: expect.from } };
-      if (expect.assigneeId) filter.assigneeId = expect.assigneeId;
-      if (expect.botId) filter.botId = expect.botId;
-      const $set: Partial<SessionDoc> = { ...set };
-      if (set.state === 'closed') $set.openKey = `closed:${id}`;
-      const update: UpdateFilter<SessionDoc> = unset.length ? { $set, $unset: Object.fromEntries(unset.map((k) => [k, 1 as const])) } : { $set };
-      const doc = await serial(id, () => col.findOneAndUpdate(filter, update, { returnDocument: 'after' }));
-      return doc ? toSession(doc) : null;
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const doc = await current(id);
+        if (!doc || !expect.from.includes(doc.state)) return null;
+        if (expect.assigneeId && doc.assigneeId !== expect.assigneeId) return null;
+        if (expect.botId && doc.botId !== expect.botId) return null;
+        const version = (doc.version ?? 0) + 1;
+        const entry: TransitionDoc = { _id: `${id}:${version}`, sessionId: id, version, set, unset, at: new Date() };
+        try {
+          await log.insertOne(entry);
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          continue; // someone changed it first: look again
+        }
+        await write(id, { ...set, version }, unset);
+        if (set.state === 'closed') await open.deleteOne({ _id: openKey(doc.siteId, doc.visitorId), sessionId: id });
+        return toSession(apply(doc, entry));
+      }
+      return null;
     },
 
     async list(f) {
@@ -91,7 +165,13 @@ export function createSessionRepository(db: Db): SessionStore {
   };
 }
 
+function apply(doc: SessionDoc, t: TransitionDoc): SessionDoc {
+  const next: SessionDoc = { ...doc, ...t.set, version: t.version };
+  for (const key of t.unset) delete next[key];
+  return next;
+}
+
 function toSession(doc: SessionDoc): Session {
-  const { _id, openKey: _key, ...rest } = doc;
+  const { _id, version: _v, ...rest } = doc;
   return { id: _id, ...rest };
 }

@@ -6,6 +6,7 @@ import { createCursorRepository, cursorIndexes } from './cursors.js';
 import { createMessageRepository, messageIndexes } from './messages.js';
 import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
+import { createSlotRepository, slotIndexes } from './slots.js';
 
 const INDEXES: Record<string, IndexDescription[]> = {
   sites: siteIndexes,
@@ -13,6 +14,7 @@ const INDEXES: Record<string, IndexDescription[]> = {
   sessions: sessionIndexes,
   messages: messageIndexes,
   cursors: cursorIndexes,
+  agent_slots: slotIndexes,
 };
 
 /**
@@ -28,7 +30,7 @@ export async function ensureIndexes(db: Db): Promise<void> {
 
 export function createStores(db: Db) {
   const sites = createSiteRepository(db);
-  const accounts = createAccountRepository(db);
+  const accounts = createAccountRepository(db, createSlotRepository(db));
   return {
     sites,
     accounts,

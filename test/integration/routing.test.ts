@@ -20,10 +20,9 @@ async function sessionState(service: Service, token: string, sid: string) {
   return r.body.session as { state: string; assigneeId?: string };
 }
 
-/** Agent load as the service keeps it: what capacity checks compare with maxSessions. */
+/** Agent load as the service keeps it: the capacity slots held, which capacity checks compare with maxSessions. */
 async function agentLoad(service: Service, agentId: string): Promise<number> {
-  const doc = await service.app.mongo.client.db(service.config.mongodbDb).collection('accounts').findOne({ _id: agentId as never });
-  return (doc?.load as number | undefined) ?? 0;
+  return (await service.app.mongo.stores.accounts.heldSlots(agentId)).length;
 }
 
 describe('routing: accepting, capacity, transfer and automatic assignment', () => {

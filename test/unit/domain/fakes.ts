@@ -34,6 +34,8 @@ export interface World {
   scheduled: Array<{ sessionId: string; at: Date }>;
   /** agent ids, once per successful capacity claim */
   claims: string[];
+  /** slots an agent holds */
+  load(agentId: string): number;
   addSite(routing?: Site['routing']): Site;
   addAgent(siteId: string, opts?: { maxSessions?: number; load?: number; online?: boolean }): Actor;
   addVisitor(siteId: string): Actor;
@@ -59,6 +61,13 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
   const pushed: World['pushed'] = [];
   const scheduled: World['scheduled'] = [];
   const claims: string[] = [];
+  /** capacity slots per agent: for which session, since when */
+  const slots = new Map<string, Array<{ sessionId: string; since: Date }>>();
+  const slotsOf = (agentId: string) => {
+    let held = slots.get(agentId);
+    if (!held) slots.set(agentId, (held = []));
+    return held;
+  };
 
   const siteStore: SiteStore = {
     async get(siteId) {
@@ -77,25 +86,25 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       const a = accounts.get(accountId);
       return a ? { ...a } : null;
     },
-    async claimSlot(agentId) {
+    async claimSlot(agentId, sessionId) {
       const a = accounts.get(agentId);
-      if (!a || (a.load ?? 0) >= (a.maxSessions ?? 0)) return false;
-      a.load = (a.load ?? 0) + 1;
+      const held = slotsOf(agentId);
+      if (held.some((h) => h.sessionId === sessionId)) return true;
+      if (!a || held.length >= (a.maxSessions ?? 0)) return false;
+      held.push({ sessionId, since: clock.now() });
       claims.push(agentId);
       return true;
     },
-    async releaseSlot(agentId) {
-      const a = accounts.get(agentId);
-      if (a) a.load = Math.max(0, (a.load ?? 0) - 1);
+    async releaseSlot(agentId, sessionId) {
+      slots.set(agentId, slotsOf(agentId).filter((h) => h.sessionId !== sessionId));
     },
-    async lowerLoad(agentId, held) {
-      const a = accounts.get(agentId);
-      if (a && (a.load ?? 0) > held) a.load = held;
+    async heldSlots(agentId) {
+      return slotsOf(agentId).map((h) => ({ ...h }));
     },
     async agentsWithRoom(siteId, ids) {
       return [...accounts.values()]
-        .filter((a) => a.siteId === siteId && a.kind === 'agent' && ids.includes(a.id) && (a.load ?? 0) < (a.maxSessions ?? 0))
-        .sort((x, y) => (x.load ?? 0) - (y.load ?? 0))
+        .filter((a) => a.siteId === siteId && a.kind === 'agent' && ids.includes(a.id) && slotsOf(a.id).length < (a.maxSessions ?? 0))
+        .sort((x, y) => slotsOf(x.id).length - slotsOf(y.id).length)
         .map((a) => ({ ...a }));
     },
   };
@@ -224,9 +233,12 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       sites.set(site.id, site);
       return site;
     },
+    load: (agentId) => slotsOf(agentId).length,
     addAgent(siteId, opts = {}) {
-      const agent: Account = { id: id('a'), siteId, kind: 'agent', name: `Agent ${nextId}`, maxSessions: opts.maxSessions ?? 5, load: opts.load ?? 0, createdAt: clock.now() };
+      const agent: Account = { id: id('a'), siteId, kind: 'agent', name: `Agent ${nextId}`, maxSessions: opts.maxSessions ?? 5, createdAt: clock.now() };
       accounts.set(agent.id, agent);
+      // `load` slots held for sessions this world does not know (taken elsewhere, or left by a crash)
+      for (let i = 0; i < (opts.load ?? 0); i++) slotsOf(agent.id).push({ sessionId: `elsewhere-${i}`, since: clock.now() });
       if (opts.online ?? true) online.add(agent.id);
       return actor(agent);
     },
