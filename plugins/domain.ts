@@ -28,6 +28,7 @@ export default fp<DomainPluginOptions>(
       fanout: app.broker,
       presence: app.broker,
       scheduler: app.queues.scheduler,
+      limiter: app.limits.messages,
       clock,
       limits: { maxTextLength: opts.maxTextLength, inactivityMs: opts.inactivityCloseMs },
     });
@@ -35,5 +36,5 @@ export default fp<DomainPluginOptions>(
     app.decorate('domain', { chat, directory });
     app.queues.startWorkers({ checkInactivity: chat.checkInactivity });
   },
-  { name: 'domain', dependencies: ['mongo', 'broker', 'queues'] },
+  { name: 'domain', dependencies: ['mongo', 'broker', 'queues', 'limits'] },
 );

@@ -3,10 +3,20 @@
  * `maxFrameBytes` are handled; larger ones (up to a hard cap) get a
  * `too_large` error and the connection stays usable; beyond the hard cap ws
  * closes the socket (1009) before buffering it.
+ *
+ * An upgrade is refused before it happens while the instance is overloaded
+ * or holds `maxConnections` (503: the client reconnects, elsewhere behind a
+ * load balancer), or when the client's IP made too many attempts this minute
+ * (429). The route answers overload itself (plugins/pressure.ts leaves
+ * upgrades alone).
  */
 import websocket from '@fastify/websocket';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { type AppError, errorBody, rateLimited, retryAfterSeconds, unavailable } from '../src/errors.js';
 import { Gateway } from '../src/gateway/gateway.js';
+import { OVERLOAD_RETRY_AFTER_MS, overloaded } from '../src/limits/overload.js';
+import { CLOSE } from '../src/protocol/codes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +29,8 @@ export interface WebsocketPluginOptions {
   ackTimeoutMs: number;
   authTimeoutMs: number;
   maxFrameBytes: number;
+  /** WebSocket connections this instance holds at most; 0: no limit */
+  maxConnections: number;
 }
 
 export default fp<WebsocketPluginOptions>(
@@ -34,6 +46,11 @@ export default fp<WebsocketPluginOptions>(
       maxRetries: 6,
       maxFrameBytes: opts.maxFrameBytes,
       maxBufferedBytes: 8 * 1024 * 1024,
+      refuseSend: () => {
+        if (!app.isUnderPressure()) return null;
+        app.metrics.refused('overload');
+        return overloaded();
+      },
     });
     app.decorate('gateway', gateway);
 
@@ -46,9 +63,44 @@ export default fp<WebsocketPluginOptions>(
       },
     });
 
-    app.get('/ws', { websocket: true }, (socket) => {
+    const full = () => opts.maxConnections > 0 && gateway.connectionCount >= opts.maxConnections;
+
+    /** Why an upgrade must not happen now, or null. */
+    async function refusal(request: FastifyRequest): Promise<AppError | null> {
+      if (app.isUnderPressure()) {
+        app.metrics.refused('overload');
+        return overloaded();
+      }
+      if (full()) {
+        app.metrics.refused('max_connections');
+        return unavailable('this instance is at its connection limit, try again later', OVERLOAD_RETRY_AFTER_MS);
+      }
+      const limited = await app.limits.connects.take(request.ip);
+      if (limited) {
+        app.metrics.refused('ws_connect_rate');
+        return rateLimited('too many connection attempts from this address, retry later', limited.retryAfterMs);
+      }
+      return null;
+    }
+
+    async function admit(request: FastifyRequest, reply: FastifyReply) {
+      const err = await refusal(request);
+      if (!err) return;
+      return reply
+        .code(err.status)
+        .header('retry-after', retryAfterSeconds(err.retryAfterMs ?? OVERLOAD_RETRY_AFTER_MS))
+        .send(errorBody(err.code, err.message));
+    }
+
+    app.get('/ws', { websocket: true, onRequest: admit }, (socket) => {
+      // Upgrades admitted together can pass the check above together: the last ones are turned back here.
+      if (full()) {
+        app.metrics.refused('max_connections');
+        socket.close(CLOSE.TRY_AGAIN_LATER, 'this instance is at its connection limit');
+        return;
+      }
       gateway.accept(socket);
     });
   },
-  { name: 'websocket', dependencies: ['domain', 'auth', 'broker'] },
+  { name: 'websocket', dependencies: ['domain', 'auth', 'broker', 'limits', 'metrics', 'pressure'] },
 );

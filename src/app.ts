@@ -10,16 +10,22 @@ import fp from 'fastify-plugin';
 import authPlugin from '../plugins/auth.js';
 import brokerPlugin from '../plugins/broker.js';
 import domainPlugin from '../plugins/domain.js';
+import limitsPlugin from '../plugins/limits.js';
+import metricsPlugin from '../plugins/metrics.js';
 import mongoPlugin from '../plugins/mongo.js';
+import pressurePlugin from '../plugins/pressure.js';
 import queuesPlugin from '../plugins/queues.js';
 import redisPlugin from '../plugins/redis.js';
+import restRateLimitPlugin from '../plugins/rest-rate-limit.js';
 import websocketPlugin from '../plugins/websocket.js';
 import type { Config } from './config.js';
-import { type ErrorCode, errorBody, isAppError } from './errors.js';
+import { type ErrorCode, errorBody, isAppError, retryAfterSeconds } from './errors.js';
 import agentRoutes from './routes/agents.js';
 import healthRoutes from './routes/health.js';
+import metricsRoutes from './routes/metrics.js';
 import sessionRoutes from './routes/sessions.js';
 import siteRoutes from './routes/sites.js';
+import slowModeRoutes from './routes/slow-mode.js';
 import { validatorCompiler } from './routes/validator.js';
 import visitorRoutes from './routes/visitors.js';
 
@@ -27,6 +33,8 @@ export type AppConfig = Config & { mongodbUrl: string; redisUrl: string };
 
 export interface AppOptions {
   config: AppConfig;
+  /** an overload signal of the host's (or a test's) beside the built-in thresholds: true while new work should be refused */
+  overloadProbe?: () => boolean;
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -39,7 +47,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 function installErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (isAppError(err)) return reply.code(err.status).send(errorBody(err.code, err.message));
+    if (isAppError(err)) {
+      if (err.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(err.retryAfterMs));
+      return reply.code(err.status).send(errorBody(err.code, err.message));
+    }
     if (err.validation) {
       return reply.code(400).send(errorBody('bad_request', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|querystring|params|headers)/, '')}`));
     }
@@ -55,8 +66,14 @@ function installErrorHandling(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 }
 
-const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
+const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadProbe }) => {
   installErrorHandling(instance);
+  await instance.register(metricsPlugin);
+  await instance.register(pressurePlugin, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.maxHeapUsedBytes,
+    ...(overloadProbe ? { probe: overloadProbe } : {}),
+  });
 
   await instance.register(swagger, {
     openapi: {
@@ -68,7 +85,8 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
 
   await instance.register(mongoPlugin, { url: config.mongodbUrl, ...(config.mongodbDb ? { dbName: config.mongodbDb } : {}) });
   await instance.register(redisPlugin, { url: config.redisUrl });
-  await instance.register(brokerPlugin);
+  await instance.register(limitsPlugin, { prefix: config.redisPrefix, msgRatePerSec: config.msgRatePerSec, msgBurst: config.msgBurst, wsConnectPerMin: config.wsConnectPerMin });
+  await instance.register(brokerPlugin, { kind: config.broker, prefix: config.redisPrefix, presenceTtlMs: config.presenceTtlMs });
   await instance.register(queuesPlugin, { prefix: config.redisPrefix });
   await instance.register(domainPlugin, { maxTextLength: config.maxTextLength, inactivityCloseMs: config.inactivityCloseMs });
   await instance.register(authPlugin, { adminToken: config.adminToken, tokenSecret: config.tokenSecret });
@@ -77,17 +95,21 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
     ackTimeoutMs: config.ackTimeoutMs,
     authTimeoutMs: config.authTimeoutMs,
     maxFrameBytes: config.maxFrameBytes,
+    maxConnections: config.maxConnections,
   });
 
   await instance.register(healthRoutes);
+  await instance.register(metricsRoutes);
   await instance.register(
     async (api) => {
       installErrorHandling(api);
       api.setValidatorCompiler(validatorCompiler);
+      await api.register(restRateLimitPlugin, { prefix: config.redisPrefix, perMinute: config.restRatePerMin });
       await api.register(siteRoutes);
       await api.register(agentRoutes);
       await api.register(visitorRoutes);
       await api.register(sessionRoutes);
+      await api.register(slowModeRoutes);
     },
     { prefix: '/api/v1' },
   );
@@ -96,7 +118,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config }) => {
 export default fp(app, { name: 'im-service' });
 
 /** A Fastify instance with the service registered, configured as `npm start` runs it (not listening yet). */
-export async function buildServer(config: AppConfig, opts: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+export async function buildServer(config: AppConfig, opts: { logger?: boolean | object; overloadProbe?: () => boolean } = {}): Promise<FastifyInstance> {
   const { default: Fastify } = await import('fastify');
   const server = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
@@ -105,6 +127,6 @@ export async function buildServer(config: AppConfig, opts: { logger?: boolean | 
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
-  await server.register(app, { config });
+  await server.register(app, { config, ...(opts.overloadProbe ? { overloadProbe: opts.overloadProbe } : {}) });
   return server;
 }

@@ -25,8 +25,12 @@ export interface Config {
   publicUrl?: string;
   /** create a demo site and agent on the first start */
   demo: boolean;
-  /** prefix of every Redis key (BullMQ queues, later the broker) */
+  /** prefix of every Redis key and channel (BullMQ queues, the broker) */
   redisPrefix: string;
+  /** `redis`: fan-out and presence across instances; `memory`: this process only (a single instance) */
+  broker: 'redis' | 'memory';
+  /** a connection stays online this long after its instance last refreshed it (an instance that dies drops out within it) */
+  presenceTtlMs: number;
   inactivityCloseMs: number;
   heartbeatMs: number;
   ackTimeoutMs: number;
@@ -34,6 +38,18 @@ export interface Config {
   maxTextLength: number;
   maxFrameBytes: number;
   shutdownTimeoutMs: number;
+  /** message token bucket per sender: refill per second (0: off) and burst */
+  msgRatePerSec: number;
+  msgBurst: number;
+  /** WebSocket connection attempts per client IP per minute (0: off) */
+  wsConnectPerMin: number;
+  /** WebSocket connections one instance holds at most (0: no limit) */
+  maxConnections: number;
+  /** REST requests per client IP per minute (0: off) */
+  restRatePerMin: number;
+  /** overload thresholds (0: not checked) */
+  maxEventLoopDelayMs: number;
+  maxHeapUsedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +93,14 @@ export function loadConfig(env: Env = process.env): Config {
     return raw;
   }
 
+  function oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${values.join(', ')}`);
+    return fallback;
+  }
+
   function bool(name: string, fallback: boolean): boolean {
     const raw = str(name);
     if (raw === undefined) return fallback;
@@ -112,6 +136,8 @@ export function loadConfig(env: Env = process.env): Config {
     ...(publicUrl ? { publicUrl } : {}),
     demo: bool('DEMO', true),
     redisPrefix: str('REDIS_PREFIX', 'im')!,
+    broker: oneOf('BROKER', ['redis', 'memory'] as const, 'redis'),
+    presenceTtlMs: int('PRESENCE_TTL_SECONDS', 30, 3, 3600) * 1000,
     inactivityCloseMs: int('INACTIVITY_CLOSE_SECONDS', 1800, 1, 30 * 86400) * 1000,
     heartbeatMs: int('HEARTBEAT_SECONDS', 25, 1, 600) * 1000,
     ackTimeoutMs: int('ACK_TIMEOUT_MS', 3000, 50, 120_000),
@@ -119,6 +145,13 @@ export function loadConfig(env: Env = process.env): Config {
     maxTextLength: int('MAX_TEXT_LENGTH', 4000, 1, 100_000),
     maxFrameBytes: int('MAX_FRAME_BYTES', 16_384, 256, 1_048_576),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    msgRatePerSec: int('MSG_RATE_PER_SEC', 5, 0, 10_000),
+    msgBurst: int('MSG_BURST', 20, 1, 100_000),
+    wsConnectPerMin: int('WS_CONNECT_PER_MIN', 300, 0, 1_000_000),
+    maxConnections: int('MAX_CONNECTIONS', 10_000, 0, 10_000_000),
+    restRatePerMin: int('REST_RATE_PER_MIN', 600, 0, 1_000_000),
+    maxEventLoopDelayMs: int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
+    maxHeapUsedBytes: int('MAX_HEAP_USED_MB', 0, 0, 1_048_576) * 1024 * 1024,
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
@@ -136,7 +169,13 @@ export function withGeneratedSecrets(config: Config): Config & { generated: stri
     if (existsSync(path)) return readFileSync(path, 'utf8').trim();
     mkdirSync(config.dataDir, { recursive: true });
     const value = randomBytes(bytes).toString('base64url');
-    writeFileSync(path, `${value}\n`, { mode: 0o600 });
+    try {
+      // exclusive create: instances starting together on one DATA_DIR agree on the first one written
+      writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8').trim();
+      throw err;
+    }
     generated.push(path);
     return value;
   };

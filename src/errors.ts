@@ -24,12 +24,15 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** when a retry can succeed (`rate_limited`, `unavailable`): REST sends it as Retry-After, WebSocket as `retryAfterMs` */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -39,11 +42,16 @@ export const forbidden = (message = 'not allowed') => new AppError('forbidden', 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const conflict = (message: string) => new AppError('conflict', message);
 export const tooLarge = (message: string) => new AppError('too_large', message);
-export const rateLimited = (message = 'too many requests') => new AppError('rate_limited', message);
-export const unavailable = (message = 'service unavailable, try again') => new AppError('unavailable', message);
+export const rateLimited = (message = 'too many requests', retryAfterMs?: number) => new AppError('rate_limited', message, retryAfterMs);
+export const unavailable = (message = 'service unavailable, try again', retryAfterMs?: number) => new AppError('unavailable', message, retryAfterMs);
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/** The Retry-After header value (whole seconds, at least 1) for a wait in ms. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 /** The JSON body of a REST error. */

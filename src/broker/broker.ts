@@ -2,22 +2,37 @@
  * The broker carries pushes from whichever instance stored or decided
  * something to the instances holding the recipients' connections, and keeps
  * presence. Contract:
- * - delivery is at most once and may reorder between publishers; the gateway
- *   closes seq gaps from the store, so users still see exactly-once-in-order;
- * - a subscription is active when `subscribe*` resolves;
- * - presence counts connections per account; an instance that dies without
- *   saying goodbye must not keep its accounts online for long.
+ * - delivery is at most once and may reorder between publishers (pushes from
+ *   one instance arrive in the order it published them); the gateway closes
+ *   seq gaps from the store, so users still see exactly-once-in-order. A push
+ *   published while an instance's subscription is down (Redis restart,
+ *   network) is lost for that instance: seq sync repairs messages;
+ * - a subscription is active when `subscribe*` resolves; handlers of one
+ *   channel are called in the order they subscribed, each with the same push;
+ * - presence counts connections: each registers under its own id and leaves
+ *   under it, and repeating either is harmless. An instance that dies
+ *   without saying goodbye does not keep its connections online for longer
+ *   than the presence TTL;
+ * - `close()` is the goodbye: this instance's connections leave presence and
+ *   its subscriptions end.
  */
 import type { Fanout, Presence, Push } from '../domain/ports.js';
 
 export type PushHandler = (push: Push) => void;
 export type Unsubscribe = () => Promise<void>;
 
+/** Who holds a connection, as presence needs it. */
+export interface PresenceAccount {
+  id: string;
+  siteId: string;
+  kind: string;
+}
+
 export interface Broker extends Fanout, Presence {
   subscribeAccount(accountId: string, handler: PushHandler): Promise<Unsubscribe>;
   subscribeSiteAgents(siteId: string, handler: PushHandler): Promise<Unsubscribe>;
-  /** A connection of the account opened (`+1`) or closed (`-1`). */
-  connected(account: { id: string; siteId: string; kind: string }, delta: 1 | -1): Promise<void>;
+  /** The account's connection `connectionId` opened (`+1`) or closed (`-1`). */
+  connected(account: PresenceAccount, connectionId: string, delta: 1 | -1): Promise<void>;
   /** Devices (connections) the account holds right now, on all instances. */
   devices(accountId: string): Promise<number>;
   close(): Promise<void>;

@@ -1,11 +1,12 @@
 /** The broker for a single instance: in-process channels and presence. */
 import type { Push } from '../domain/ports.js';
 import type { Broker, PushHandler } from './broker.js';
-import { channels } from './channels.js';
+import { brokerKeys } from './keys.js';
 
 export function createMemoryBroker(): Broker {
+  const names = brokerKeys('memory');
   const subs = new Map<string, Set<PushHandler>>();
-  const online = new Map<string, { siteId: string; kind: string; count: number }>();
+  const online = new Map<string, { siteId: string; kind: string; connections: Set<string> }>();
 
   function publish(channel: string, push: Push) {
     for (const handler of subs.get(channel) ?? []) handler(push);
@@ -17,27 +18,28 @@ export function createMemoryBroker(): Broker {
     set.add(handler);
     return async () => {
       set.delete(handler);
-      if (set.size === 0) subs.delete(channel);
+      if (set.size === 0 && subs.get(channel) === set) subs.delete(channel);
     };
   }
 
   return {
     async toAccounts(ids, push) {
-      for (const id of ids) publish(channels.account(id), push);
+      for (const id of ids) publish(names.account(id), push);
     },
     async toSiteAgents(siteId, push) {
-      publish(channels.siteAgents(siteId), push);
+      publish(names.siteAgents(siteId), push);
     },
-    subscribeAccount: (id, handler) => subscribe(channels.account(id), handler),
-    subscribeSiteAgents: (siteId, handler) => subscribe(channels.siteAgents(siteId), handler),
-    async connected(account, delta) {
-      const entry = online.get(account.id) ?? { siteId: account.siteId, kind: account.kind, count: 0 };
-      entry.count += delta;
-      if (entry.count > 0) online.set(account.id, entry);
+    subscribeAccount: (id, handler) => subscribe(names.account(id), handler),
+    subscribeSiteAgents: (siteId, handler) => subscribe(names.siteAgents(siteId), handler),
+    async connected(account, connectionId, delta) {
+      const entry = online.get(account.id) ?? { siteId: account.siteId, kind: account.kind, connections: new Set<string>() };
+      if (delta > 0) entry.connections.add(connectionId);
+      else entry.connections.delete(connectionId);
+      if (entry.connections.size > 0) online.set(account.id, entry);
       else online.delete(account.id);
     },
     async devices(accountId) {
-      return online.get(accountId)?.count ?? 0;
+      return online.get(accountId)?.connections.size ?? 0;
     },
     async onlineAgents(siteId) {
       return [...online].filter(([, e]) => e.siteId === siteId && e.kind === 'agent').map(([id]) => id);

@@ -453,7 +453,7 @@ export class ImClient extends Emitter<ImClientEvents> {
   }
 
   private onError(f: ErrorFrame): void {
-    if (f.cid !== undefined && this.outbox.fail(f.cid, f.code, f.message)) return;
+    if (f.cid !== undefined && this.outbox.fail(f.cid, f.code, f.message, f.retryAfterMs)) return;
     if (f.ref === 'sync') {
       const sid = this.syncSidOf(f);
       if (sid !== undefined && this.syncs.failed(sid, f)) return;

@@ -8,7 +8,8 @@
  * - Frames go on the wire in the order `add()` was called; after a reconnect
  *   the whole outbox is resent in that order.
  * - A send without `sent` after `timeoutMs` is resent (same cid).
- * - An `unavailable`/`rate_limited` error parks the send for a backoff delay.
+ * - An `unavailable`/`rate_limited` error parks the send for a backoff delay,
+ *   or for the error's `retryAfterMs` when that is longer.
  *   Later sends of the same session wait behind it, so they cannot overtake it.
  *   (Sends that were already on the wire when the error came cannot be
  *   called back; that order is up to how the server stores them.)
@@ -99,7 +100,7 @@ export class Outbox {
   }
 
   /** Applies an `error` frame carrying a cid; false if no pending send has that cid. */
-  fail(cid: string, code: string, message: string): boolean {
+  fail(cid: string, code: string, message: string, retryAfterMs?: number): boolean {
     const e = this.find(cid);
     if (!e) return false;
     if (RETRYABLE_CODES.has(code)) {
@@ -109,7 +110,7 @@ export class Outbox {
         e.timer = undefined;
         e.state = 'queued';
         this.flush();
-      }, this.opts.retryDelay(e.retries++));
+      }, Math.max(this.opts.retryDelay(e.retries++), typeof retryAfterMs === 'number' && retryAfterMs > 0 ? retryAfterMs : 0));
       return true;
     }
     this.remove(e);

@@ -4,7 +4,7 @@
  * REST routes and the WebSocket gateway both call these, so they cannot
  * disagree. Everything outside the process goes through the ports.
  */
-import { badRequest, conflict, forbidden, notFound, tooLarge } from '../errors.js';
+import { type AppError, badRequest, conflict, forbidden, notFound, rateLimited, tooLarge } from '../errors.js';
 import { KeyedQueue } from './keyed-queue.js';
 import {
   type Account,
@@ -14,10 +14,12 @@ import {
   type Routing,
   type Session,
   type SessionState,
+  type Site,
   SYSTEM_SENDER,
 } from './model.js';
-import type { AccountStore, Clock, CursorStore, Fanout, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
+import type { AccountStore, Clock, CursorStore, Fanout, LimitRefusal, MessageLimiter, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
 import { OPEN_STATES, canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
+import { TtlCache } from './ttl-cache.js';
 import { type UnreadSummary, readPosition, summarize } from './unread.js';
 
 export interface ChatDeps {
@@ -29,6 +31,7 @@ export interface ChatDeps {
   fanout: Fanout;
   presence: Presence;
   scheduler: Scheduler;
+  limiter: MessageLimiter;
   clock: Clock;
   limits: { maxTextLength: number; inactivityMs: number };
 }
@@ -44,14 +47,36 @@ const MAX_HISTORY_PAGE = 200;
 const DISPATCH_WINDOW = 20;
 /** a capacity claim and its session update finish well within this */
 const SLOT_SETTLE_MS = 60_000;
+/** a site's slow mode set on another instance applies here within this */
+const SITE_SETTINGS_TTL_MS = 1000;
+
+const REFUSED: Record<LimitRefusal['reason'], string> = {
+  message_rate: 'too many messages, slow down',
+  slow_mode: 'slow mode is on: wait before sending another message',
+};
 
 export function createChatService(deps: ChatDeps) {
-  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, clock, limits } = deps;
+  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, clock, limits } = deps;
   const appendQueue = new KeyedQueue();
   const dispatchQueue = new KeyedQueue();
   // Highest seq this process saw stored per session: a better starting guess
   // than a session document read before waiting in the append queue.
   const seqHints = new Map<string, number>();
+  // Slow mode is read for every visitor message: a site read per message would cost more than the message.
+  const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
+
+  /** The sender's turn for a new message, or why not. */
+  async function limit(actor: Actor): Promise<AppError | null> {
+    const refusal = await limiter.take(actor.id, actor.siteId, await slowModeMs(actor));
+    return refusal && rateLimited(REFUSED[refusal.reason], refusal.retryAfterMs);
+  }
+
+  /** The slow-mode window `actor` is held to: the site's, for visitors only. */
+  async function slowModeMs(actor: Actor): Promise<number> {
+    // read for every sender alike, so that concurrent sends of a session reach the store in the order they came
+    const ms = await slowModes.get(actor.siteId, async () => ((await sites.get(actor.siteId))?.slowModeSeconds ?? 0) * 1000);
+    return actor.kind === 'visitor' ? ms : 0;
+  }
 
   function noteSeq(sessionId: string, seq: number) {
     if (seqHints.size > 50_000) seqHints.clear();
@@ -193,7 +218,13 @@ export function createChatService(deps: ChatDeps) {
     return updated;
   }
 
-  async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }): Promise<Message> {
+  /**
+   * Stores a chat message, or answers a resend with the stored original. A new
+   * message is refused (`rate_limited`) when the limiter says so, or with
+   * `refuseNew` when the caller has a reason of its own (the gateway holding a
+   * connection's sends behind a refused one).
+   */
+  async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<Message> {
     if (input.text.trim() === '') throw badRequest('text must not be empty');
     if (input.text.length > limits.maxTextLength) throw tooLarge(`text exceeds ${limits.maxTextLength} characters`);
     const s = await visibleSession(actor, id);
@@ -203,6 +234,9 @@ export function createChatService(deps: ChatDeps) {
       if (earlier) return earlier;
       throw s.state === 'closed' ? conflict('session is closed') : forbidden('you are not a participant of this session');
     }
+    const refusal = refuseNew ?? (await limit(actor));
+    // Only new messages are refused: a resend of a stored one is owed its original answer (append finds it).
+    if (refusal && !(await messages.findByCid(id, actor.id, input.cid))) throw refusal;
     const { message } = await append(s, {
       cid: input.cid,
       from: { id: actor.id, kind: actor.kind, name: actor.name },
@@ -378,6 +412,13 @@ export function createChatService(deps: ChatDeps) {
     return site;
   }
 
+  async function setSlowMode(siteId: string, seconds: number): Promise<Site> {
+    const site = await sites.setSlowMode(siteId, seconds);
+    if (!site) throw notFound('site');
+    slowModes.delete(siteId);
+    return site;
+  }
+
   return {
     startSession,
     acceptSession,
@@ -395,6 +436,7 @@ export function createChatService(deps: ChatDeps) {
     agentOnline,
     checkInactivity,
     setRouting,
+    setSlowMode,
     getSession: visibleSession,
   };
 }

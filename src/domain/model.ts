@@ -37,6 +37,8 @@ export interface Site {
   identitySecret: string;
   allowedOrigins: string[];
   routing: Routing;
+  /** slow mode: each visitor may send one message per this many seconds (absent or 0: off) */
+  slowModeSeconds?: number;
   createdAt: Date;
 }
 

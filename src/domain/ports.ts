@@ -7,6 +7,8 @@ import type { Account, Message, MessageDraft, Routing, Session, SessionState, Si
 export interface SiteStore {
   get(id: string): Promise<Site | null>;
   setRouting(id: string, routing: Routing): Promise<Site | null>;
+  /** Sets the site's slow mode (0: off). */
+  setSlowMode(id: string, seconds: number): Promise<Site | null>;
 }
 
 export interface AccountStore {
@@ -111,6 +113,24 @@ export interface Presence {
 export interface Scheduler {
   /** Arranges `checkInactivity(sessionId)` to run at `at`, surviving restarts. */
   inactivityCheck(sessionId: string, at: Date): Promise<void>;
+}
+
+/** Why a new message was refused, and when the sender may try again. */
+export interface LimitRefusal {
+  reason: 'message_rate' | 'slow_mode';
+  retryAfterMs: number;
+}
+
+/**
+ * Admission of new messages, held across instances: a token bucket per
+ * sender (a burst, then a steady rate) and, when `slowModeMs` > 0, at most one
+ * message per window per sender on the site. One atomic step: an admission
+ * takes a token (and opens the window), a refusal takes nothing. The domain
+ * asks only for messages it is about to store, never for a resend of a
+ * stored one.
+ */
+export interface MessageLimiter {
+  take(senderId: string, siteId: string, slowModeMs: number): Promise<LimitRefusal | null>;
 }
 
 export interface Clock {

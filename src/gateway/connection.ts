@@ -15,6 +15,7 @@ import { KeyedQueue } from '../domain/keyed-queue.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { toMsgFrameOf } from '../protocol/serialize.js';
+import { SendOrder } from './send-order.js';
 import { WaitAck } from './wait-ack.js';
 
 export interface ConnectionOptions {
@@ -37,6 +38,8 @@ export class Connection {
   private readonly next = new Map<string, number>();
   private readonly pushes = new KeyedQueue();
   readonly inbound = new KeyedQueue();
+  /** holds later sends of a session behind a refused one */
+  readonly sendOrder: SendOrder;
   readonly waitAck: WaitAck;
   private closed = false;
 
@@ -48,6 +51,7 @@ export class Connection {
     this.id = id;
     this.lastHeard = opts.now();
     this.waitAck = new WaitAck({ timeoutMs: opts.ackTimeoutMs, maxRetries: opts.maxRetries });
+    this.sendOrder = new SendOrder(opts.now);
   }
 
   get isOpen(): boolean {

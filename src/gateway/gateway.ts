@@ -9,7 +9,7 @@ import type { Broker, Unsubscribe } from '../broker/broker.js';
 import type { ChatService } from '../domain/chat.js';
 import type { Actor } from '../domain/model.js';
 import type { Push } from '../domain/ports.js';
-import { isAppError, unavailable } from '../errors.js';
+import { type AppError, isAppError, unavailable } from '../errors.js';
 import { decodeClientFrame } from '../protocol/codec.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
@@ -28,6 +28,8 @@ export interface GatewayOptions {
   maxRetries: number;
   maxFrameBytes: number;
   maxBufferedBytes: number;
+  /** asked before each `send`: an error (overload, say) answers the frame instead of storing it */
+  refuseSend?: () => AppError | null;
 }
 
 interface Holder {
@@ -38,6 +40,8 @@ interface Holder {
 export class Gateway {
   private readonly all = new Set<Connection>();
   private readonly byAccount = new Map<string, Holder>();
+  /** connections registered in presence (and so to be unregistered when they go) */
+  private readonly present = new WeakSet<Connection>();
   private readonly timers: NodeJS.Timeout[] = [];
   private draining = false;
   /** frames being handled right now; drain waits for them so no write is cut off */
@@ -136,7 +140,10 @@ export class Gateway {
         sessions: overview.map(({ session, readSeq }) => ({ id: session.id, state: session.state, lastSeq: session.lastSeq, readSeq })),
         heartbeatMs: this.opts.heartbeatMs,
       });
-      await this.opts.broker.connected(actor, 1);
+      // A connection that closed during set-up is not registered: its detach has run, or will see it absent.
+      if (!conn.isOpen) return;
+      this.present.add(conn);
+      await this.opts.broker.connected(actor, conn.id, 1);
       if (actor.kind === 'agent') await this.opts.chat.agentOnline(actor);
     } catch (err) {
       this.opts.log.error({ err }, 'could not set up connection');
@@ -167,10 +174,16 @@ export class Gateway {
     const holder = this.byAccount.get(actor.id);
     if (holder?.connections.delete(conn) && holder.connections.size === 0) {
       this.byAccount.delete(actor.id);
-      for (const unsubscribe of await holder.unsubscribe) await unsubscribe();
+      try {
+        for (const unsubscribe of await holder.unsubscribe) await unsubscribe();
+      } catch (err) {
+        // a subscription that failed (its connection was closed then) or Redis going away: nothing to undo here
+        this.opts.log.warn({ err }, 'unsubscribe failed');
+      }
     }
+    if (!this.present.delete(conn)) return;
     try {
-      await this.opts.broker.connected(actor, -1);
+      await this.opts.broker.connected(actor, conn.id, -1);
     } catch (err) {
       this.opts.log.warn({ err }, 'presence update failed');
     }
@@ -215,8 +228,14 @@ export class Gateway {
           conn.ack(frame.sid, frame.seq);
           return;
         case 'send': {
-          // one session's sends from one connection are stored in the order they were sent
-          const m = await conn.inbound.run(frame.sid, () => chat.sendMessage(actor, frame.sid, { cid: frame.cid, text: frame.body.text }));
+          // one session's sends from one connection are stored in the order they were sent, refused ones too (send-order.ts)
+          const m = await conn.inbound.run(frame.sid, () =>
+            conn.sendOrder.run(frame.sid, frame.cid, (held) => {
+              const refusal = this.opts.refuseSend?.();
+              if (refusal) throw refusal;
+              return chat.sendMessage(actor, frame.sid, { cid: frame.cid, text: frame.body.text }, held);
+            }),
+          );
           conn.send({ t: 'sent', sid: frame.sid, cid: frame.cid, id: m.id, seq: m.seq, ts: m.createdAt.getTime() });
           return;
         }
@@ -239,7 +258,9 @@ export class Gateway {
 
   private errorFrame(err: unknown, frame: ClientFrame): ErrorFrame {
     const cid = { ...('sid' in frame ? { sid: frame.sid } : {}), ...(frame.t === 'send' ? { cid: frame.cid } : {}) };
-    if (isAppError(err)) return { t: 'error', code: err.code, message: err.message, ref: frame.t, ...cid };
+    if (isAppError(err)) {
+      return { t: 'error', code: err.code, message: err.message, ref: frame.t, ...cid, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
+    }
     this.opts.log.error({ err, frame: frame.t }, 'frame failed');
     return { t: 'error', code: 'unavailable', message: 'internal error, try again', ref: frame.t, ...cid };
   }

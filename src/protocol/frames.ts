@@ -176,6 +176,8 @@ export interface ErrorFrame {
   sid?: string;
   /** the `t` of the frame that failed, when known */
   ref?: string;
+  /** `rate_limited` and `unavailable`: wait at least this long before trying again */
+  retryAfterMs?: number;
 }
 export interface PongFrame {
   t: 'pong';

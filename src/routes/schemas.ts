@@ -34,5 +34,6 @@ export const SiteSchema = Type.Object({
   siteKey: Type.String(),
   allowedOrigins: Type.Array(Type.String()),
   routing: Type.Object({ mode: Type.String(), botId: Type.Optional(Type.String()), assign: Type.String() }),
+  slowModeSeconds: Type.Optional(Type.Integer()),
   createdAt: Type.String({ format: 'date-time' }),
 });

@@ -115,7 +115,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           { cid: Type.String({ minLength: 1, maxLength: LIMITS.idLength, pattern: '^[A-Za-z0-9_:.-]+$' }), text: Type.String({ minLength: 1 }) },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ message: MessageSchema }), ...errors(400, 401, 403, 404, 409, 413) },
+        response: { 201: Type.Object({ message: MessageSchema }), ...errors(400, 401, 403, 404, 409, 413, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -17,6 +17,10 @@ export function createSiteRepository(db: Db) {
       const doc = await col.findOneAndUpdate({ _id: id }, { $set: { routing } }, { returnDocument: 'after' });
       return doc ? toSite(doc) : null;
     },
+    async setSlowMode(id: string, seconds: number) {
+      const doc = await col.findOneAndUpdate({ _id: id }, { $set: { slowModeSeconds: seconds } }, { returnDocument: 'after' });
+      return doc ? toSite(doc) : null;
+    },
     async createSite(site: Site) {
       const { id, ...rest } = site;
       await col.insertOne({ _id: id, ...rest });

@@ -24,7 +24,17 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export async function startService(overrides: Partial<AppConfig> = {}): Promise<Service> {
+export interface StartOptions {
+  /**
+   * Another service's database and Redis prefix are shared (passed in
+   * `overrides`): `close()` leaves them for that service to clean up.
+   */
+  shared?: boolean;
+  /** the service refuses new work as overloaded while this returns true */
+  overloadProbe?: () => boolean;
+}
+
+export async function startService(overrides: Partial<AppConfig> = {}, options: StartOptions = {}): Promise<Service> {
   const { mongoUrl, redisUrl } = testUrls();
   const dataDir = mkdtempSync(join(tmpdir(), 'im-svc-'));
   const config: AppConfig = {
@@ -41,7 +51,7 @@ export async function startService(overrides: Partial<AppConfig> = {}): Promise<
     logLevel: 'warn',
     ...overrides,
   };
-  let app = await listen(config);
+  let app = await listen(config, options);
   const port = (app.server.address() as { port: number }).port;
   config.port = port;
   const service: Service = {
@@ -51,10 +61,15 @@ export async function startService(overrides: Partial<AppConfig> = {}): Promise<
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     async restart() {
       await app.close();
-      app = await listen(config);
+      app = await listen(config, options);
       service.app = app;
     },
     async close() {
+      if (options.shared) {
+        await app.close();
+        rmSync(dataDir, { recursive: true, force: true });
+        return;
+      }
       // leave the shared servers as we found them: drop this test's database and Redis keys
       await app.mongo.client.db(config.mongodbDb).dropDatabase();
       await app.close();
@@ -68,8 +83,11 @@ export async function startService(overrides: Partial<AppConfig> = {}): Promise<
   return service;
 }
 
-async function listen(config: AppConfig): Promise<FastifyInstance> {
-  const app = await buildServer(config, { logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false });
+async function listen(config: AppConfig, options: StartOptions): Promise<FastifyInstance> {
+  const app = await buildServer(config, {
+    logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
+    ...(options.overloadProbe ? { overloadProbe: options.overloadProbe } : {}),
+  });
   await app.listen({ host: config.host, port: config.port });
   return app;
 }

@@ -39,6 +39,8 @@ test('an empty environment gives the documented defaults', () => {
   assert.equal(c.logLevel, 'info');
   assert.equal(c.demo, true);
   assert.equal(c.redisPrefix, 'im');
+  assert.equal(c.broker, 'redis');
+  assert.equal(c.presenceTtlMs, 30_000);
   assert.equal(c.inactivityCloseMs, 1800 * 1000);
   assert.equal(c.heartbeatMs, 25_000);
   assert.equal(c.ackTimeoutMs, 3000);
@@ -64,6 +66,8 @@ test('given values are used, seconds turned into milliseconds', () => {
     INACTIVITY_CLOSE_SECONDS: '60',
     HEARTBEAT_SECONDS: '10',
     LOG_LEVEL: 'warn',
+    BROKER: 'memory',
+    PRESENCE_TTL_SECONDS: '12',
   });
   assert.equal(c.port, 8080);
   assert.equal(c.host, '0.0.0.0');
@@ -74,6 +78,8 @@ test('given values are used, seconds turned into milliseconds', () => {
   assert.equal(c.inactivityCloseMs, 60_000);
   assert.equal(c.heartbeatMs, 10_000);
   assert.equal(c.logLevel, 'warn');
+  assert.equal(c.broker, 'memory');
+  assert.equal(c.presenceTtlMs, 12_000);
 });
 
 test('DEMO understands the usual spellings of true and false', () => {
@@ -94,6 +100,8 @@ test('each bad value is reported with the variable name and what was given', () 
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, /^SHUTDOWN_TIMEOUT_MS="soon"/],
     [{ DEMO: 'maybe' }, /^DEMO="maybe": expected true or false$/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud": expected one of/],
+    [{ BROKER: 'kafka' }, /^BROKER="kafka": expected one of redis, memory$/],
+    [{ PRESENCE_TTL_SECONDS: '2' }, /^PRESENCE_TTL_SECONDS="2": expected a whole number from 3 to 3600$/],
     [{ MONGODB_URL: 'postgres://db/x' }, /^MONGODB_URL="postgres:\/\/db\/x": expected a URL starting with mongodb:\/\/ or mongodb\+srv:\/\/$/],
     [{ MONGODB_URL: 'not a url' }, /^MONGODB_URL="not a url"/],
     [{ REDIS_URL: 'http://cache' }, /^REDIS_URL="http:\/\/cache": expected a URL starting with redis:\/\/ or rediss:\/\/$/],

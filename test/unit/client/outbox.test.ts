@@ -56,6 +56,17 @@ test('a retryable error parks the send and holds later sends of that session onl
   assert.deepEqual(wire, ['s1/a', 's2/x', 's1/a', 's1/b']);
 });
 
+test('a rate_limited error with retryAfterMs holds the send for that long, not just the backoff', () => {
+  const { outbox, wire } = setup();
+  outbox.goOnline();
+  void outbox.add('s1', 'a', 'A');
+  assert.equal(outbox.fail('a', 'rate_limited', 'slow mode', 30_000), true);
+  mock.timers.tick(29_999);
+  assert.deepEqual(wire, ['s1/a']);
+  mock.timers.tick(1);
+  assert.deepEqual(wire, ['s1/a', 's1/a']);
+});
+
 test('a definite error rejects that send with its code', async () => {
   const { outbox } = setup();
   outbox.goOnline();

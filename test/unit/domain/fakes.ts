@@ -8,7 +8,20 @@
  */
 import { type ChatService, createChatService } from '../../../src/domain/chat.js';
 import type { Account, Actor, Message, Session, Site } from '../../../src/domain/model.js';
-import type { AccountStore, CursorStore, Fanout, MessageStore, Presence, Push, Scheduler, SessionFilter, SessionStore, SiteStore } from '../../../src/domain/ports.js';
+import type {
+  AccountStore,
+  CursorStore,
+  Fanout,
+  LimitRefusal,
+  MessageLimiter,
+  MessageStore,
+  Presence,
+  Push,
+  Scheduler,
+  SessionFilter,
+  SessionStore,
+  SiteStore,
+} from '../../../src/domain/ports.js';
 
 /** A clock that moves only when the test says so. */
 export class TestClock {
@@ -34,6 +47,12 @@ export interface World {
   scheduled: Array<{ sessionId: string; at: Date }>;
   /** agent ids, once per successful capacity claim */
   claims: string[];
+  /** what the limiter was asked, in order */
+  limiterCalls: Array<{ senderId: string; siteId: string; slowModeMs: number }>;
+  /** what the limiter answers (default: admit everything) */
+  refusal: LimitRefusal | null;
+  /** site reads, to see what is cached */
+  siteReads: number;
   /** slots an agent holds */
   load(agentId: string): number;
   addSite(routing?: Site['routing']): Site;
@@ -69,9 +88,17 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     return held;
   };
 
+  let siteReads = 0;
   const siteStore: SiteStore = {
     async get(siteId) {
+      siteReads += 1;
       return sites.get(siteId) ?? null;
+    },
+    async setSlowMode(siteId, seconds) {
+      const site = sites.get(siteId);
+      if (!site) return null;
+      site.slowModeSeconds = seconds;
+      return { ...site };
     },
     async setRouting(siteId, routing) {
       const site = sites.get(siteId);
@@ -202,6 +229,14 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     },
   };
 
+  const limiterCalls: World['limiterCalls'] = [];
+  const limiter: MessageLimiter = {
+    async take(senderId, siteId, slowModeMs) {
+      limiterCalls.push({ senderId, siteId, slowModeMs });
+      return world.refusal;
+    },
+  };
+
   const chat = createChatService({
     sites: siteStore,
     accounts: accountStore,
@@ -211,13 +246,14 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     fanout,
     presence,
     scheduler,
+    limiter,
     clock,
     limits,
   });
 
   const actor = (a: Account): Actor => ({ id: a.id, siteId: a.siteId, kind: a.kind as Actor['kind'], name: a.name });
 
-  return {
+  const world: World = {
     chat,
     clock,
     sites,
@@ -228,6 +264,11 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     pushed,
     scheduled,
     claims,
+    limiterCalls,
+    refusal: null,
+    get siteReads() {
+      return siteReads;
+    },
     addSite(routing = { mode: 'human', assign: 'manual' }) {
       const site: Site = { id: id('site'), name: 'Site', siteKey: id('sk'), identitySecret: 'secret', allowedOrigins: [], routing, createdAt: clock.now() };
       sites.set(site.id, site);
@@ -248,4 +289,5 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       return actor(visitor);
     },
   };
+  return world;
 }

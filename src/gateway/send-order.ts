@@ -1,0 +1,44 @@
+/**
+ * Keeps one connection's sends of a session in the order they were sent when
+ * one is refused for a while (`rate_limited`, `unavailable`: any error with
+ * `retryAfterMs`).
+ *
+ * The client resends a refused message before any later one (the SDK's
+ * outbox holds them back), but the later ones it had already put on the wire
+ * arrive meanwhile, and a token may have come back by then: storing one would
+ * put it before the refused message. So after such a refusal, every other
+ * send of the session on this connection is refused the same way until the
+ * refused cid comes back, or until the wait it was given (at least
+ * `HOLD_MIN_MS`) is over: a client that gives up on a message is held back no
+ * longer than that. A held send is passed on as `held` rather than refused
+ * here, so the domain still answers a resend of a stored message.
+ */
+import { AppError, isAppError } from '../errors.js';
+
+/** long enough for the sends already on the wire when a refusal goes out to arrive */
+export const HOLD_MIN_MS = 1000;
+
+export class SendOrder {
+  private readonly holds = new Map<string, { cid: string; until: number; code: AppError['code'] }>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Runs `send`, with `held` set when an earlier refused send of the session must go first. */
+  async run<T>(sid: string, cid: string, send: (held: AppError | undefined) => Promise<T>): Promise<T> {
+    const hold = this.holds.get(sid);
+    let held: AppError | undefined;
+    if (hold && hold.cid !== cid && hold.until > this.now()) {
+      held = new AppError(hold.code, 'an earlier message of this session was refused: send that one again first', hold.until - this.now());
+    } else {
+      this.holds.delete(sid);
+    }
+    try {
+      return await send(held);
+    } catch (err) {
+      if (err !== held && isAppError(err) && err.retryAfterMs !== undefined) {
+        this.holds.set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
+      }
+      throw err;
+    }
+  }
+}

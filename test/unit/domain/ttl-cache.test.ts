@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TtlCache } from '../../../src/domain/ttl-cache.js';
+
+function setup(max?: number) {
+  let now = 0;
+  let loads = 0;
+  const cache = new TtlCache<number>(1000, () => now, max);
+  const get = (key: string) =>
+    cache.get(key, async () => {
+      loads += 1;
+      return loads;
+    });
+  return { cache, get, advance: (ms: number) => (now += ms), loads: () => loads };
+}
+
+test('a value is loaded once and served until its time is up', async () => {
+  const { get, advance, loads } = setup();
+  assert.equal(await get('a'), 1);
+  advance(999);
+  assert.equal(await get('a'), 1);
+  assert.equal(loads(), 1);
+  advance(1);
+  assert.equal(await get('a'), 2);
+});
+
+test('delete makes the next get load again', async () => {
+  const { cache, get } = setup();
+  assert.equal(await get('a'), 1);
+  cache.delete('a');
+  assert.equal(await get('a'), 2);
+});
+
+test('past its size it starts over instead of growing', async () => {
+  const { get, loads } = setup(2);
+  await get('a');
+  await get('b');
+  await get('c'); // full: everything goes, then c is kept
+  await get('c');
+  assert.equal(loads(), 3);
+  await get('a');
+  assert.equal(loads(), 4);
+});
