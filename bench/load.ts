@@ -1,31 +1,30 @@
 /**
  * The open-loop load: every client sends on a fixed schedule whatever the
- * service answers, so a slow service shows up as latency and backlog instead
+ * target answers, so a slow target shows up as latency and backlog instead
  * of quietly lowering the offered rate. Clients are the real SDK (ImClient)
- * over real WebSockets, exactly as the widget and the workbench talk.
+ * over real WebSockets, exactly as the widget and the workbench talk, for the
+ * service and the baseline relays alike.
  *
- * Each message's text carries its number and its send time; the receiving
- * client measures send-to-deliver latency from it and counts duplicates,
- * order and routing. Only pushes from the peer count as deliveries (every
- * member also gets its own messages back, for its other devices).
+ * A fleet connects once and then runs one rate after another. Each message's
+ * text carries its run, its number and its send time; the receiving client
+ * measures send-to-deliver latency from it and counts duplicates, order and
+ * routing. Only pushes from the peer count as deliveries (the service also
+ * gives every member its own messages back, for its other devices).
  */
 import WebSocket from 'ws';
 import { ImClient, type MessageObject, type ReadyFrame } from '../src/client/index.js';
 import type { Pair } from './setup.js';
 
-export interface LoadOptions {
-  wsUrl: string;
+export interface RunOptions {
   /** messages per second, all clients together */
   rate: number;
   durationS: number;
   /** after the load, how long to wait without any progress before calling what is missing lost */
   drainS: number;
-  log: (line: string) => void;
 }
 
 export interface LoadResult {
-  clients: number;
-  /** sends issued (the whole schedule, unless the run was cut short) */
+  /** sends issued (the whole schedule) */
   issued: number;
   /** `sent` answers: the message is stored */
   stored: number;
@@ -39,7 +38,7 @@ export interface LoadResult {
   /** messages that reached a client other than the sender's peer */
   misrouted: number;
   sendErrors: number;
-  /** reconnects of any client (none are expected) */
+  /** disconnects of any client during the run (none are expected) */
   reconnects: number;
   /** send to `sent`, ms */
   storeLatency: number[];
@@ -62,153 +61,204 @@ interface Endpoint {
   lastSeq: number;
 }
 
-const TEXT = /^bench:(\d+):(\d+\.\d+)$/;
+/** What one run keeps; messages of an earlier run that arrive late are ignored. */
+interface Run {
+  id: number;
+  total: number;
+  seen: Uint8Array;
+  r: LoadResult;
+  windowEnd: number;
+  progress(): void;
+}
+
+const TEXT = /^bench:(\d+):(\d+):(\d+\.\d+)$/;
 const now = () => performance.timeOrigin + performance.now();
+/**
+ * Long enough that the SDK never resends during a run: a resend is a second
+ * store for the relays (they do not dedupe by cid) and extra load for all,
+ * which would blur what one message costs. Slowness shows as latency instead.
+ */
+const SEND_TIMEOUT_MS = 60_000;
+const CONNECT_TIMEOUT_MS = 120_000;
 
-export async function runLoad(pairs: Pair[], opts: LoadOptions, hooks: { windowStart(): void; windowEnd(): void }): Promise<LoadResult> {
-  const total = Math.round(opts.rate * opts.durationS);
-  const interval = 1000 / opts.rate;
-  const sentAt = new Float64Array(total);
-  const seen = new Uint8Array(total);
-  const r: LoadResult = {
-    clients: pairs.length * 2,
-    issued: 0,
-    stored: 0,
-    storedInWindow: 0,
-    delivered: 0,
-    deliveredInWindow: 0,
-    duplicates: 0,
-    outOfOrder: 0,
-    misrouted: 0,
-    sendErrors: 0,
-    reconnects: 0,
-    storeLatency: [],
-    deliverLatency: [],
-    generatorLagMs: 0,
-    windowMs: 0,
-    drainMs: 0,
-    drained: false,
-  };
-  let windowEnd = Infinity;
-  let progress = () => {};
-  let reported = 0;
-  const report = (what: string) => {
-    if (reported++ < 5) opts.log(what);
-  };
+export class Fleet {
+  private current: Run | undefined;
+  private runs = 0;
+  private disconnects = 0;
+  private reported = 0;
 
-  const endpoints: Endpoint[] = pairs.flatMap((p, i) => [
-    { client: client(opts.wsUrl, p.visitor.token), sid: p.sessionId, selfId: p.visitor.id, peer: 2 * i + 1, lastSeq: 0 },
-    { client: client(opts.wsUrl, p.agent.token), sid: p.sessionId, selfId: p.agent.id, peer: 2 * i, lastSeq: 0 },
-  ]);
+  private constructor(
+    private readonly endpoints: Endpoint[],
+    private readonly log: (line: string) => void,
+  ) {}
 
-  function onMessage(index: number, m: MessageObject) {
-    const ep = endpoints[index]!;
+  get clients(): number {
+    return this.endpoints.length;
+  }
+
+  /**
+   * Connects both sides of every pair: client j goes to wsUrls[j mod n], so
+   * with two instances each pair's visitor is on one and its agent on the other.
+   */
+  static async connect(pairs: Pair[], wsUrls: string[], log: (line: string) => void): Promise<Fleet> {
+    const client = (j: number, token: string) => new ImClient({ url: wsUrls[j % wsUrls.length]!, token, WebSocket, sendTimeoutMs: SEND_TIMEOUT_MS });
+    const fleet = new Fleet(
+      pairs.flatMap((p, i) => [
+        { client: client(2 * i, p.visitor.token), sid: p.sessionId, selfId: p.visitor.id, peer: 2 * i + 1, lastSeq: 0 },
+        { client: client(2 * i + 1, p.agent.token), sid: p.sessionId, selfId: p.agent.id, peer: 2 * i, lastSeq: 0 },
+      ]),
+      log,
+    );
+    fleet.endpoints.forEach((ep, i) => {
+      ep.client.on('message', (m) => fleet.onMessage(i, m));
+      ep.client.on('error', (f) => fleet.report(`client error: ${f.code} ${f.message}`));
+      ep.client.on('state', (s) => {
+        if (s.newState !== 'disconnected') return;
+        fleet.disconnects++;
+        fleet.report(`client ${i} disconnected: ${s.code ?? ''} ${s.reason ?? ''}`);
+      });
+    });
+    try {
+      await withTimeout(Promise.all(fleet.endpoints.map(connected)), CONNECT_TIMEOUT_MS, `${fleet.clients} clients did not all connect`);
+    } catch (err) {
+      fleet.close();
+      throw err;
+    }
+    return fleet;
+  }
+
+  close(): void {
+    for (const ep of this.endpoints) ep.client.close();
+  }
+
+  /** The first few problems of the whole fleet's life, so a broken target cannot flood the log. */
+  private report(what: string): void {
+    if (this.reported++ < 5) this.log(what);
+  }
+
+  private onMessage(index: number, m: MessageObject): void {
+    const ep = this.endpoints[index]!;
     if (m.sessionId === ep.sid) {
-      if (m.seq !== ep.lastSeq + 1) r.outOfOrder++;
+      if (m.seq !== ep.lastSeq + 1 && this.current) this.current.r.outOfOrder++;
       ep.lastSeq = Math.max(ep.lastSeq, m.seq);
     }
-    if (m.from.id === ep.selfId || m.type !== 'chat') return;
+    const run = this.current;
+    if (!run || m.from.id === ep.selfId || m.type !== 'chat') return;
     const match = TEXT.exec(m.body.text ?? '');
-    if (!match) return;
-    const k = Number(match[1]);
+    if (!match || Number(match[1]) !== run.id) return;
+    const k = Number(match[2]);
     const at = now();
-    if (k >= total || endpoints[k % endpoints.length]!.peer !== index) {
+    const r = run.r;
+    if (k >= run.total || this.endpoints[k % this.endpoints.length]!.peer !== index) {
       r.misrouted++;
       return;
     }
-    if (seen[k]) {
+    if (run.seen[k]) {
       r.duplicates++;
       return;
     }
-    seen[k] = 1;
+    run.seen[k] = 1;
     r.delivered++;
-    if (at <= windowEnd) r.deliveredInWindow++;
-    r.deliverLatency.push(at - Number(match[2]));
-    progress();
+    if (at <= run.windowEnd) r.deliveredInWindow++;
+    r.deliverLatency.push(at - Number(match[3]));
+    run.progress();
   }
 
-  endpoints.forEach((ep, i) => {
-    ep.client.on('message', (m) => onMessage(i, m));
-    ep.client.on('error', (f) => report(`client error: ${f.code} ${f.message}`));
-    ep.client.on('state', (s) => {
-      if (s.newState === 'disconnected') {
-        r.reconnects++;
-        report(`client ${i} disconnected: ${s.code ?? ''} ${s.reason ?? ''}`);
-      }
-    });
-  });
-
-  try {
-    await Promise.all(endpoints.map(connected));
-    opts.log(`${endpoints.length} clients connected; sending ${total} messages over ${opts.durationS} s`);
-
-    // ---- the schedule: message k goes out at t0 + k * interval from client k mod N
-    const t0 = performance.now();
-    hooks.windowStart();
-    windowEnd = performance.timeOrigin + t0 + opts.durationS * 1000;
-    const send = (k: number) => {
-      const ep = endpoints[k % endpoints.length]!;
-      const at = now();
-      sentAt[k] = at;
-      r.issued++;
-      ep.client.send(ep.sid, `bench:${k}:${at.toFixed(3)}`).then(
-        () => {
-          const done = now();
-          r.stored++;
-          if (done <= windowEnd) r.storedInWindow++;
-          r.storeLatency.push(done - sentAt[k]!);
-          progress();
-        },
-        (err: unknown) => {
-          r.sendErrors++;
-          report(`send ${k} failed: ${err instanceof Error ? err.message : String(err)}`);
-          progress();
-        },
-      );
+  /** One rate: message k goes out at t0 + k / rate from client k mod N. */
+  async run(opts: RunOptions, hooks: { windowStart(): void; windowEnd(): void }): Promise<LoadResult> {
+    const total = Math.round(opts.rate * opts.durationS);
+    const interval = 1000 / opts.rate;
+    const sentAt = new Float64Array(total);
+    const r: LoadResult = {
+      issued: 0,
+      stored: 0,
+      storedInWindow: 0,
+      delivered: 0,
+      deliveredInWindow: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+      misrouted: 0,
+      sendErrors: 0,
+      reconnects: 0,
+      storeLatency: [],
+      deliverLatency: [],
+      generatorLagMs: 0,
+      windowMs: 0,
+      drainMs: 0,
+      drained: false,
     };
-    await new Promise<void>((resolve) => {
-      let k = 0;
-      const tick = () => {
-        const t = performance.now();
-        while (k < total && t0 + k * interval <= t) {
-          r.generatorLagMs = Math.max(r.generatorLagMs, t - (t0 + k * interval));
-          send(k++);
-        }
-        if (k >= total) resolve();
-        else setTimeout(tick, Math.max(0, t0 + k * interval - performance.now()));
+    const run: Run = { id: ++this.runs, total, seen: new Uint8Array(total), r, windowEnd: Infinity, progress: () => {} };
+    const disconnectsBefore = this.disconnects;
+    this.current = run;
+    try {
+      const t0 = performance.now();
+      hooks.windowStart();
+      run.windowEnd = performance.timeOrigin + t0 + opts.durationS * 1000;
+      const send = (k: number) => {
+        const ep = this.endpoints[k % this.endpoints.length]!;
+        const at = now();
+        sentAt[k] = at;
+        r.issued++;
+        ep.client.send(ep.sid, `bench:${run.id}:${k}:${at.toFixed(3)}`).then(
+          () => {
+            const done = now();
+            r.stored++;
+            if (done <= run.windowEnd) r.storedInWindow++;
+            r.storeLatency.push(done - sentAt[k]!);
+            run.progress();
+          },
+          (err: unknown) => {
+            r.sendErrors++;
+            this.report(`send ${k} failed: ${err instanceof Error ? err.message : String(err)}`);
+            run.progress();
+          },
+        );
       };
-      tick();
-    });
-    const lastSend = performance.now();
-    // the window is the schedule's length; a late final tick must not stretch it
-    const windowLeft = t0 + opts.durationS * 1000 - lastSend;
-    if (windowLeft > 0) await new Promise((resolve) => setTimeout(resolve, windowLeft));
-    hooks.windowEnd();
-    r.windowMs = performance.now() - t0;
+      await new Promise<void>((resolve) => {
+        let k = 0;
+        const tick = () => {
+          const t = performance.now();
+          while (k < total && t0 + k * interval <= t) {
+            r.generatorLagMs = Math.max(r.generatorLagMs, t - (t0 + k * interval));
+            send(k++);
+          }
+          if (k >= total) resolve();
+          else setTimeout(tick, Math.max(0, t0 + k * interval - performance.now()));
+        };
+        tick();
+      });
+      // the window is the schedule's length; a late final tick must not stretch it
+      const windowLeft = t0 + opts.durationS * 1000 - performance.now();
+      if (windowLeft > 0) await new Promise((resolve) => setTimeout(resolve, windowLeft));
+      hooks.windowEnd();
+      r.windowMs = performance.now() - t0;
 
-    // ---- drain: until every send is answered and every message delivered, or nothing moved for drainS
-    // (a slow service is still making progress: that is latency, not loss)
-    const drainStart = performance.now();
-    r.drained = await new Promise<boolean>((resolve) => {
-      const done = () => r.stored + r.sendErrors >= r.issued && r.delivered >= r.issued;
-      if (done()) return resolve(true);
-      let timer = setTimeout(() => resolve(false), opts.drainS * 1000);
-      progress = () => {
-        clearTimeout(timer);
+      // drain: until every send is answered and every message delivered, or nothing moved for drainS
+      // (a slow target is still making progress: that is latency, not loss)
+      const drainStart = performance.now();
+      r.drained = await new Promise<boolean>((resolve) => {
+        const done = () => r.stored + r.sendErrors >= r.issued && r.delivered >= r.issued;
         if (done()) return resolve(true);
-        timer = setTimeout(() => resolve(false), opts.drainS * 1000);
-      };
-    });
-    r.drainMs = performance.now() - drainStart;
-    return r;
-  } finally {
-    progress = () => {};
-    for (const ep of endpoints) ep.client.close();
+        let timer = setTimeout(() => resolve(false), opts.drainS * 1000);
+        run.progress = () => {
+          clearTimeout(timer);
+          if (done()) return resolve(true);
+          timer = setTimeout(() => resolve(false), opts.drainS * 1000);
+        };
+      });
+      r.drainMs = performance.now() - drainStart;
+      r.reconnects = this.disconnects - disconnectsBefore;
+      return r;
+    } finally {
+      run.progress = () => {};
+    }
   }
 }
 
-function client(url: string, token: string): ImClient {
-  return new ImClient({ url, token, WebSocket });
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves once the client is authenticated and holds its session's history so far. */

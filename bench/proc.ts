@@ -54,3 +54,38 @@ export function children(): ProcSample[] {
   }
   return found;
 }
+
+export interface CpuShare {
+  name: string;
+  /** % of one core over the measured time */
+  percent: number;
+}
+
+/**
+ * CPU of each child process (the targets, the database, Redis) and of this
+ * one (the load generator) from construction to the first stop(), busiest first.
+ */
+export class CpuMeter {
+  private readonly before = children();
+  private readonly selfBefore = process.cpuUsage();
+  private readonly t0 = performance.now();
+  private result: CpuShare[] | undefined;
+
+  /** @param labels names for some pids (the target's processes); others go by their process name */
+  constructor(private readonly labels: Map<number, string>) {}
+
+  stop(): CpuShare[] {
+    if (this.result) return this.result;
+    const ms = performance.now() - this.t0;
+    const self = process.cpuUsage(this.selfBefore);
+    const shares = children().flatMap((a) => {
+      const b = this.before.find((x) => x.pid === a.pid);
+      // esbuild is tsx's transpiler for this process: idle once the bench is loaded
+      if (!b || a.name === 'esbuild') return [];
+      return [{ name: this.labels.get(a.pid) ?? a.name, percent: ((a.cpuMs - b.cpuMs) / ms) * 100 }];
+    });
+    shares.push({ name: 'generator', percent: ((self.user + self.system) / 1000 / ms) * 100 });
+    this.result = shares.sort((x, y) => y.percent - x.percent);
+    return this.result;
+  }
+}

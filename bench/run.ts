@@ -1,127 +1,115 @@
-// `npm run bench [-- --pairs 100 --rate 200 --duration 10 | --smoke]`: starts
-// the service in a child process on throwaway data, sets up visitor/agent
-// pairs over REST, drives them with an open-loop message load over WebSocket
-// and prints throughput, latency, loss, duplicates and the service's memory.
-// Exits 1 when a message was lost, duplicated, misordered or misrouted; slow
-// is reported, not failed.
-import { parseArgs } from 'node:util';
-import { runLoad } from './load.js';
-import { type ProcSample, children, sample } from './proc.js';
-import { startService } from './service.js';
-import { createPairs } from './setup.js';
-import { latency, mb, perSecond, summarize, table } from './stats.js';
+// `npm run bench [-- --target all --sweep 100,200,400 --idle 10000 | --smoke]`:
+// starts the database and Redis once, then for each target (the service and
+// the two baseline relays) its own processes on a fresh database, drives them
+// with the same SDK clients at increasing open-loop rates, optionally holds
+// idle connections, and prints every run plus the issue's targets as ratios
+// of ours to the baselines. Exits 1 when a message was lost, duplicated,
+// misordered or misrouted, or an idle connection was dropped; slow is
+// reported, never failed.
+import { loadavg } from 'node:os';
+import { Fleet } from './load.js';
+import { holdIdle, type IdleResult } from './idle.js';
+import { startInfra, type Infra } from './infra.js';
+import { options, type Options } from './options.js';
+import { CpuMeter } from './proc.js';
+import { type RateRun, describeRun, judge, render } from './report.js';
+import { startTarget, type Target, type TargetName } from './target.js';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
+/** the target running now, stopped first if the bench is interrupted */
+let running: Target | undefined;
 
-const USAGE = `usage: npm run bench -- [--pairs N] [--rate MSGS_PER_S] [--duration S] [--drain S] [--smoke]
-  --pairs     visitor/agent pairs, each in its own session (default 100)
-  --rate      messages per second offered, all clients together (default 200)
-  --duration  seconds of load (default 10)
-  --drain     after the load, seconds without progress before missing messages count as lost (default 10)
-  --smoke     5 pairs for 2 s: a quick sanity run for CI`;
-
-function options() {
-  const { values } = parseArgs({
-    options: {
-      pairs: { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
-      drain: { type: 'string' },
-      smoke: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
+async function withTarget<T>(name: TargetName, infra: Infra, opts: Options, instances: number, use: (target: Target) => Promise<T>): Promise<T> {
+  const target = await startTarget(name, infra, { instances, heartbeatS: opts.heartbeatS, log });
+  running = target;
+  try {
+    return await use(target);
+  } finally {
+    running = undefined;
+    await target.stop();
   }
-  const number = (name: string, raw: string | undefined, fallback: number, max: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`--${name} ${raw}: expected a number above 0 and at most ${max}\n${USAGE}`);
-    return n;
-  };
-  const smoke = values.smoke;
-  return {
-    pairs: Math.round(number('pairs', values.pairs, smoke ? 5 : 100, 5000)),
-    rate: number('rate', values.rate, 200, 100_000),
-    durationS: number('duration', values.duration, smoke ? 2 : 10, 3600),
-    drainS: number('drain', values.drain, 10, 600),
-  };
 }
 
-/** CPU share of each process between two samples, as "name 85%". */
-function cpuShares(servicePid: number, before: ProcSample[], after: ProcSample[], ms: number, self: { before: NodeJS.CpuUsage; after: NodeJS.CpuUsage }): string {
-  const parts = after.flatMap((a) => {
-    const b = before.find((x) => x.pid === a.pid);
-    // esbuild is tsx's transpiler for this process: idle once the bench is loaded
-    if (!b || a.name === 'esbuild') return [];
-    return [`${a.pid === servicePid ? 'service' : a.name} ${(((a.cpuMs - b.cpuMs) / ms) * 100).toFixed(0)}%`];
+/** labels for CPU shares: `ours`, or `ours#1` and `ours#2` */
+const labels = (target: Target) => new Map(target.processes.map((p, i) => [p.pid, target.processes.length > 1 ? `${target.name}#${i + 1}` : target.name]));
+
+function sweep(name: TargetName, infra: Infra, opts: Options, rates: number[]): Promise<RateRun[]> {
+  return withTarget(name, infra, opts, opts.instances, async (target) => {
+    const setupStart = performance.now();
+    const pairs = await target.pairs(opts.pairs);
+    const fleet = await Fleet.connect(pairs, target.processes.map((p) => p.wsUrl), log);
+    log(`${name}: ${pairs.length} pairs set up and ${fleet.clients} clients connected in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
+    try {
+      const none = { windowStart: () => {}, windowEnd: () => {} };
+      if (opts.warmupS > 0) await fleet.run({ rate: rates[0]!, durationS: opts.warmupS, drainS: opts.drainS }, none);
+      const runs: RateRun[] = [];
+      for (const rate of rates) {
+        let cpu = new CpuMeter(labels(target));
+        const r = await fleet.run(
+          { rate, durationS: opts.durationS, drainS: opts.drainS },
+          { windowStart: () => (cpu = new CpuMeter(labels(target))), windowEnd: () => cpu.stop() },
+        );
+        const run = judge(name, rate, r, cpu.stop());
+        log(describeRun(run));
+        runs.push(run);
+        // past saturation the backlog only grows: higher rates would say nothing new, slowly
+        if (!run.sustained) break;
+      }
+      return runs;
+    } finally {
+      fleet.close();
+    }
   });
-  const selfMs = (self.after.user + self.after.system - self.before.user - self.before.system) / 1000;
-  parts.push(`load generator ${((selfMs / ms) * 100).toFixed(0)}%`);
-  return parts.join(', ');
+}
+
+/** Always one process: the scenario measures connections per instance. */
+function idle(name: TargetName, infra: Infra, opts: Options, count: number): Promise<IdleResult> {
+  return withTarget(name, infra, opts, 1, async (target) => {
+    const result = await holdIdle(target, { count, holdS: opts.holdS, log, cpu: () => new CpuMeter(labels(target)) });
+    log(`${name}: ${result.held}/${count} idle connections held, ${(result.bytesPerConnection / 1024).toFixed(1)} KB each`);
+    return result;
+  });
 }
 
 async function main(): Promise<number> {
   const opts = options();
-  log(`starting the service (${opts.pairs} pairs, ${opts.rate} msg/s for ${opts.durationS} s)`);
-  const service = await startService(log);
+  const infra = await startInfra(log);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= service.stop());
+  const stop = () => (stopping ??= (running?.stop() ?? Promise.resolve()).then(() => infra.stop()));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
   try {
-    const setupStart = performance.now();
-    const pairs = await createPairs(service.url, opts.pairs);
-    const setupMs = performance.now() - setupStart;
-    log(`${pairs.length} pairs set up in ${(setupMs / 1000).toFixed(1)} s`);
-
-    let cpuBefore: ProcSample[] = [];
-    let cpuAfter: ProcSample[] = [];
-    let selfBefore = process.cpuUsage();
-    let selfAfter = selfBefore;
-    const r = await runLoad(pairs, { wsUrl: service.wsUrl, rate: opts.rate, durationS: opts.durationS, drainS: opts.drainS, log }, {
-      windowStart: () => {
-        cpuBefore = children();
-        selfBefore = process.cpuUsage();
-      },
-      windowEnd: () => {
-        cpuAfter = children();
-        selfAfter = process.cpuUsage();
-      },
-    });
-    const mem = sample(service.pid);
-
-    const seconds = r.windowMs / 1000;
-    const allSeconds = (r.windowMs + r.drainMs) / 1000;
-    const lost = r.issued - r.delivered;
-    const notStored = r.issued - r.stored - r.sendErrors;
-    const ok = lost === 0 && r.duplicates === 0 && r.outOfOrder === 0 && r.misrouted === 0;
+    const loadBefore = loadavg()[0]!;
+    const runs: RateRun[] = [];
+    const idleResults = new Map<TargetName, IdleResult>();
+    const notes: string[] = [];
+    for (const name of opts.targets) {
+      if (opts.sweep) {
+        if (name === 'r0' && opts.instances > 1) notes.push('r0 skipped with --instances 2: a bare relay has no path between processes');
+        else runs.push(...(await sweep(name, infra, opts, opts.sweep)));
+      }
+      if (opts.idle !== undefined) idleResults.set(name, await idle(name, infra, opts, opts.idle));
+    }
+    if (opts.idle !== undefined && opts.instances > 1) notes.push('the idle scenario always runs one process per target: it measures connections per instance');
     console.log(
-      [
-        '',
-        `im-service bench: ${opts.pairs} pairs (${r.clients} WebSocket clients), ${opts.rate} msg/s offered for ${opts.durationS} s, ${service.backend}`,
-        table([
-          ['setup', `${opts.pairs} pairs over REST in ${(setupMs / 1000).toFixed(1)} s`],
-          ['sent', `${r.issued} (${perSecond(r.issued, seconds)}; generator lag max ${r.generatorLagMs.toFixed(1)} ms)`],
-          ['stored (sent acks)', `${r.stored}: ${perSecond(r.storedInWindow, seconds)} during the load, ${perSecond(r.stored, allSeconds)} overall`],
-          ['delivered to peer', `${r.delivered}: ${perSecond(r.deliveredInWindow, seconds)} during the load, ${perSecond(r.delivered, allSeconds)} overall`],
-          ['send → stored', latency(summarize(r.storeLatency))],
-          ['send → delivered', latency(summarize(r.deliverLatency))],
-          ['drain after load', `${(r.drainMs / 1000).toFixed(2)} s${r.drained ? '' : ` (gave up: no progress for ${opts.drainS} s)`}`],
-          ['lost', `${lost}${notStored > 0 ? ` (${notStored} never stored)` : ''}${r.sendErrors > 0 ? ` (${r.sendErrors} send errors)` : ''}`],
-          ['duplicates', String(r.duplicates)],
-          ['out of order', String(r.outOfOrder)],
-          ['misrouted', String(r.misrouted)],
-          ['reconnects', String(r.reconnects)],
-          ['service RSS', mem ? `${mb(mem.rssBytes)} (peak ${mb(mem.peakRssBytes)})` : 'n/a (no /proc)'],
-          ['CPU during load', cpuAfter.length ? cpuShares(service.pid, cpuBefore, cpuAfter, r.windowMs, { before: selfBefore, after: selfAfter }) : 'n/a (no /proc)'],
-        ]),
-        '',
-        ok ? 'PASS: no loss, no duplicates, in order' : 'FAIL: messages were lost, duplicated, misordered or misrouted',
-      ].join('\n'),
+      render({
+        backend: infra.backend,
+        instances: opts.instances,
+        pairs: opts.pairs,
+        durationS: opts.durationS,
+        heartbeatS: opts.heartbeatS,
+        holdS: opts.holdS,
+        sweep: opts.sweep,
+        runs,
+        idle: idleResults,
+        notes,
+        loadAverage: [loadBefore, loadavg()[0]!],
+      }),
     );
-    return ok ? 0 : 1;
+    const wrong = runs.filter((run) => !run.correct).map((run) => `messages lost, duplicated, misordered or misrouted: ${run.target} @ ${run.rate}/s`);
+    for (const [name, i] of idleResults) if (i.held < i.connections || i.disconnects > 0) wrong.push(`idle connections dropped: ${name}`);
+    const passed = [...(runs.length ? ['no loss, no duplicates, in order'] : []), ...(idleResults.size ? ['every idle connection held'] : [])];
+    console.log(wrong.length === 0 ? `\nPASS: ${passed.join('; ')}` : `\nFAIL: ${wrong.join('; ')}`);
+    return wrong.length === 0 ? 0 : 1;
   } finally {
     await stop();
   }

@@ -1,9 +1,9 @@
 /**
  * Creates what the load needs over the public REST API, as a host platform
  * and its users would: one site, then per pair an agent (created by the site
- * admin, logged in), a visitor, the visitor's session, and the agent's accept.
+ * admin, logged in), a visitor, the visitor's session, and the agent's accept;
+ * for idle connections, visitors only.
  */
-import { ADMIN_TOKEN } from './service.js';
 
 export interface Pair {
   sessionId: string;
@@ -11,9 +11,17 @@ export interface Pair {
   agent: { id: string; token: string };
 }
 
+interface Site {
+  site: { id: string };
+  adminKey: string;
+  siteKey: string;
+}
+
 const PASSWORD = 'bench password 0123';
 /** concurrent pair set-ups: agent creation and login each run scrypt on the service */
-const PARALLEL = 8;
+const PAIRS_PARALLEL = 8;
+/** concurrent visitor creations: one insert each, so the database sets the pace */
+const VISITORS_PARALLEL = 16;
 
 async function call<T>(baseUrl: string, method: string, path: string, token: string | undefined, body?: unknown): Promise<T> {
   const res = await fetch(`${baseUrl}/api/v1${path}`, {
@@ -26,10 +34,25 @@ async function call<T>(baseUrl: string, method: string, path: string, token: str
   return JSON.parse(text) as T;
 }
 
-export async function createPairs(baseUrl: string, count: number): Promise<Pair[]> {
-  const site = await call<{ site: { id: string }; adminKey: string; siteKey: string }>(baseUrl, 'POST', '/sites', ADMIN_TOKEN, { name: 'Bench site' });
+const createSite = (baseUrl: string, adminToken: string) => call<Site>(baseUrl, 'POST', '/sites', adminToken, { name: 'Bench site' });
 
-  async function pair(i: number): Promise<Pair> {
+/** Runs make(0..count-1) with at most `parallel` at a time, results in order. */
+async function bounded<T>(count: number, parallel: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await make(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return results;
+}
+
+export async function createPairs(baseUrl: string, count: number, adminToken: string): Promise<Pair[]> {
+  const site = await createSite(baseUrl, adminToken);
+  return bounded(count, PAIRS_PARALLEL, async (i) => {
     const email = `agent${i}@bench.example`;
     await call(baseUrl, 'POST', '/agents', site.adminKey, { email, name: `Agent ${i}`, password: PASSWORD });
     const login = await call<{ token: string; agent: { id: string } }>(baseUrl, 'POST', '/auth/login', undefined, { email, password: PASSWORD });
@@ -37,16 +60,11 @@ export async function createPairs(baseUrl: string, count: number): Promise<Pair[
     const { session } = await call<{ session: { id: string } }>(baseUrl, 'POST', '/sessions', visitor.token, {});
     await call(baseUrl, 'POST', `/sessions/${session.id}/accept`, login.token, {});
     return { sessionId: session.id, visitor: { id: visitor.visitor.id, token: visitor.token }, agent: { id: login.agent.id, token: login.token } };
-  }
+  });
+}
 
-  const pairs: Pair[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      pairs[i] = await pair(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, count) }, worker));
-  return pairs;
+/** Visitor tokens, one POST /visitors each. */
+export async function createVisitors(baseUrl: string, count: number, adminToken: string): Promise<string[]> {
+  const site = await createSite(baseUrl, adminToken);
+  return bounded(count, VISITORS_PARALLEL, async () => (await call<{ token: string }>(baseUrl, 'POST', '/visitors', undefined, { siteKey: site.siteKey })).token);
 }

@@ -29,3 +29,15 @@ export function table(rows: Array<[string, string]>): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => (label === '' ? '' : `  ${label.padEnd(width)}  ${value}`)).join('\n');
 }
+
+/** A table with a header row: numbers right-aligned, the first and last (text) columns left-aligned. */
+export function grid(header: string[], rows: string[][]): string {
+  const left = (i: number) => i === 0 || i === header.length - 1;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `  ${cells
+      .map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd()}`;
+  return [line(header), ...rows.map(line)].join('\n');
+}

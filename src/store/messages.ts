@@ -18,6 +18,7 @@ import type { Message, MessageDraft } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
 import { unavailable } from '../errors.js';
 import { isDuplicateKey } from './ids.js';
+import { createInsertBatcher } from './insert-batcher.js';
 
 type MessageDoc = Omit<Message, 'id'> & { _id: string };
 
@@ -34,6 +35,7 @@ export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq
 export function createMessageRepository(db: Db): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, Message>();
+  const inserts = createInsertBatcher(col);
 
   function remember(m: Message) {
     if (recent.size >= CID_CACHE_SIZE) recent.delete(recent.keys().next().value!);
@@ -74,7 +76,7 @@ export function createMessageRepository(db: Db): MessageStore {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const doc: MessageDoc = { _id: messageId(draft.sessionId, seq), ...draft, seq };
         try {
-          await col.insertOne(doc);
+          await inserts.insert(doc);
           const message = toMessage(doc);
           remember(message);
           return { message, created: true };

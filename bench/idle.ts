@@ -1,0 +1,102 @@
+/**
+ * Idle connections: N authenticated SDK clients on one target process, held
+ * with heartbeats running (the client's `ping` frames and the server's
+ * WebSocket pings), to see how many a process holds and what each costs.
+ * Memory per connection is the growth of the process's RSS from just before
+ * the first connection to the median of samples taken during the hold (a
+ * median, so one garbage collection either side does not decide it).
+ */
+import WebSocket from 'ws';
+import { ImClient } from '../src/client/index.js';
+import { type CpuMeter, type CpuShare, sample } from './proc.js';
+import { withTimeout } from './load.js';
+import type { Target } from './target.js';
+
+export interface IdleResult {
+  connections: number;
+  /** still connected at the end of the hold */
+  held: number;
+  disconnects: number;
+  /** from the first connect to the last `ready` */
+  connectMs: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  bytesPerConnection: number;
+  /** while connecting: what authentication costs, and where */
+  connectCpu: CpuShare[];
+  /** during the hold: what the heartbeats cost */
+  holdCpu: CpuShare[];
+}
+
+/** connections opening at once: enough to be quick, few enough not to overflow the listen backlog */
+const PARALLEL = 200;
+const SAMPLE_EVERY_MS = 1000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function holdIdle(target: Target, opts: { count: number; holdS: number; log: (line: string) => void; cpu: () => CpuMeter }): Promise<IdleResult> {
+  const proc = target.processes[0]!;
+  const tokensStart = performance.now();
+  const tokens = await target.idleTokens(opts.count);
+  opts.log(`${target.name}: ${tokens.length} tokens in ${((performance.now() - tokensStart) / 1000).toFixed(1)} s`);
+  await sleep(1000);
+  const before = sample(proc.pid);
+  if (!before) throw new Error('the idle scenario needs /proc to read the target process memory');
+
+  const clients: ImClient[] = [];
+  let disconnects = 0;
+  const start = performance.now();
+  const connectCpu = opts.cpu();
+  let next = 0;
+  try {
+    const open = async () => {
+      while (next < tokens.length) {
+        const client = new ImClient({ url: proc.wsUrl, token: tokens[next++]!, WebSocket });
+        clients.push(client);
+        await new Promise<void>((resolve, reject) => {
+          const offReady = client.on('ready', () => {
+            offReady();
+            offState();
+            resolve();
+          });
+          const offState = client.on('state', (s) => {
+            if (s.newState === 'closed') reject(new Error(`an idle client could not connect: ${s.code ?? ''} ${s.reason ?? ''}`));
+          });
+          client.connect();
+        });
+        client.on('state', (s) => {
+          if (s.newState === 'disconnected') disconnects++;
+        });
+      }
+    };
+    await withTimeout(Promise.all(Array.from({ length: PARALLEL }, open)), 600_000, `${opts.count} idle clients did not all connect`);
+    const connectMs = performance.now() - start;
+    connectCpu.stop();
+    opts.log(`${target.name}: ${clients.length} idle clients connected in ${(connectMs / 1000).toFixed(1)} s; holding ${opts.holdS} s`);
+
+    const rss: number[] = [];
+    const holdCpu = opts.cpu();
+    for (let t = 0; t < opts.holdS * 1000; t += SAMPLE_EVERY_MS) {
+      await sleep(SAMPLE_EVERY_MS);
+      const s = sample(proc.pid);
+      if (s) rss.push(s.rssBytes);
+    }
+    holdCpu.stop();
+    rss.sort((a, b) => a - b);
+    const after = rss[Math.floor(rss.length / 2)] ?? before.rssBytes;
+    return {
+      connections: opts.count,
+      held: clients.filter((c) => c.state === 'connected').length,
+      disconnects,
+      connectMs,
+      rssBeforeBytes: before.rssBytes,
+      rssAfterBytes: after,
+      bytesPerConnection: (after - before.rssBytes) / opts.count,
+      connectCpu: connectCpu.stop(),
+      holdCpu: holdCpu.stop(),
+    };
+  } finally {
+    next = tokens.length; // after a failure, the other openers stop too
+    for (const c of clients) c.close();
+  }
+}

@@ -1,0 +1,92 @@
+/** The bench's command line: flags, defaults, checks. */
+import { parseArgs } from 'node:util';
+import { TARGETS, type TargetName } from './target.js';
+
+export interface Options {
+  targets: TargetName[];
+  instances: number;
+  pairs: number;
+  /** offered rates, ascending; undefined: no sweep */
+  sweep: number[] | undefined;
+  /** idle connections per target; undefined: no idle scenario */
+  idle: number | undefined;
+  durationS: number;
+  drainS: number;
+  /** seconds at the lowest rate before the sweep, not reported */
+  warmupS: number;
+  holdS: number;
+  heartbeatS: number;
+}
+
+export const DEFAULT_SWEEP = [100, 200, 400, 700, 1000];
+
+export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--smoke] [...]
+  --target     what to load: ours (the service), r0 (bare ws relay), r1 (ws + batched
+               insertMany + Redis pub/sub), all (default)
+  --instances  processes per target (default 1); with 2, each pair's visitor is on one and
+               its agent on the other (r0 has no cross-process path and is skipped)
+  --sweep      offered rates in msg/s, all clients together (default ${DEFAULT_SWEEP.join(',')});
+               a target's sweep stops after the first rate it does not sustain
+  --idle       open N idle authenticated connections to one process of each target and
+               measure its memory per connection (runs alone unless --sweep is given too)
+  --pairs      visitor/agent pairs for the sweep, each in its own session (default 100)
+  --duration   seconds of load per rate (default 10)
+  --drain      after a rate's load, seconds without progress before missing messages count as lost (default 10)
+  --warmup     seconds at the lowest rate before the sweep, not reported (default 2)
+  --hold       seconds the idle connections are held (default 15)
+  --heartbeat  HEARTBEAT_SECONDS of every target (default 5, so a hold sees several rounds)
+  --smoke      5 pairs, 200 msg/s for 2 s, every target: a sanity run of seconds`;
+
+export function options(argv?: string[]): Options {
+  const { values } = parseArgs({
+    ...(argv ? { args: argv } : {}),
+    options: {
+      target: { type: 'string' },
+      instances: { type: 'string' },
+      sweep: { type: 'string' },
+      idle: { type: 'string' },
+      pairs: { type: 'string' },
+      duration: { type: 'string' },
+      drain: { type: 'string' },
+      warmup: { type: 'string' },
+      hold: { type: 'string' },
+      heartbeat: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const fail = (message: string): never => {
+    throw new Error(`${message}\n${USAGE}`);
+  };
+  const number = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) fail(`--${name} ${raw}: expected a number from ${min} to ${max}`);
+    return n;
+  };
+
+  const target = values.target ?? 'all';
+  if (target !== 'all' && !(TARGETS as readonly string[]).includes(target)) fail(`--target ${target}: expected ours, r0, r1 or all`);
+  const instances = number('instances', values.instances, 1, 1, 2);
+  if (!Number.isInteger(instances)) fail('--instances: expected 1 or 2');
+
+  const smoke = values.smoke;
+  const rates = values.sweep?.split(',').map((r) => number('sweep', r.trim(), 0, 1, 100_000));
+  const idle = values.idle === undefined ? undefined : Math.round(number('idle', values.idle, 0, 1, 15_000));
+  return {
+    targets: target === 'all' ? [...TARGETS] : [target as TargetName],
+    instances,
+    pairs: Math.round(number('pairs', values.pairs, smoke ? 5 : 100, 1, 5000)),
+    sweep: rates ? [...new Set(rates)].sort((a, b) => a - b) : idle !== undefined ? undefined : smoke ? [200] : DEFAULT_SWEEP,
+    idle,
+    durationS: number('duration', values.duration, smoke ? 2 : 10, 0.5, 3600),
+    drainS: number('drain', values.drain, 10, 1, 600),
+    warmupS: number('warmup', values.warmup, smoke ? 0 : 2, 0, 60),
+    holdS: number('hold', values.hold, 15, 1, 3600),
+    heartbeatS: Math.round(number('heartbeat', values.heartbeat, 5, 1, 600)),
+  };
+}
