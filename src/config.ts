@@ -148,7 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
     msgRatePerSec: int('MSG_RATE_PER_SEC', 5, 0, 10_000),
     msgBurst: int('MSG_BURST', 20, 1, 100_000),
     wsConnectPerMin: int('WS_CONNECT_PER_MIN', 300, 0, 1_000_000),
-    maxConnections: int('MAX_CONNECTIONS', 10_000, 0, 10_000_000),
+    maxConnections: int('MAX_CONNECTIONS', 20_000, 0, 10_000_000),
     restRatePerMin: int('REST_RATE_PER_MIN', 600, 0, 1_000_000),
     maxEventLoopDelayMs: int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
     maxHeapUsedBytes: int('MAX_HEAP_USED_MB', 0, 0, 1_048_576) * 1024 * 1024,
