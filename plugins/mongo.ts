@@ -21,9 +21,10 @@ export default fp<MongoPluginOptions>(
     await client.connect();
     const db = client.db(opts.dbName ?? (new URL(opts.url).pathname.slice(1) || 'im'));
     await ensureIndexes(db);
+    const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'));
     app.decorate('mongo', {
       client,
-      stores: createStores(db),
+      stores,
       async ping() {
         try {
           await db.command({ ping: 1 });
@@ -34,6 +35,7 @@ export default fp<MongoPluginOptions>(
       },
     });
     app.addHook('onClose', async () => {
+      await stores.sessions.flush();
       await client.close();
     });
   },

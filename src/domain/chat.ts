@@ -250,7 +250,9 @@ export function createChatService(deps: ChatDeps) {
   async function markRead(actor: Actor, id: string, seq: number): Promise<number> {
     const s = await visibleSession(actor, id);
     if (!isMember(actor, s)) throw forbidden('only participants have a read cursor');
-    const last = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
+    const known = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
+    // the session record may lag the store (another instance stored more): ask the store before clamping
+    const last = seq > known ? await messages.lastSeq(id, known) : known;
     const readSeq = readPosition(s, actor.id, await cursors.advance(id, actor.id, Math.min(seq, last)));
     await fanout.toAccounts(unique([...recipients(s), actor.id]), {
       kind: 'event',

@@ -34,6 +34,13 @@ interface TransitionDoc {
   at: Date;
 }
 
+/** What messages change on a session: the highest seq, the last activity, each sender's last seq. */
+interface Activity {
+  lastSeq: number;
+  lastActivityAt: Date;
+  sentSeq: Record<string, number>;
+}
+
 interface OpenDoc {
   _id: string;
   sessionId: string;
@@ -51,12 +58,60 @@ const openKey = (siteId: string, visitorId: string) => `${siteId}:${visitorId}`;
 /** an open-session claim whose session is still missing after this is left over from a crash */
 const STALE_CLAIM_MS = 30_000;
 const MAX_ATTEMPTS = 20;
+/** how long lastSeq/activity updates of a session are gathered into one write */
+const COALESCE_MS = 500;
 
-export function createSessionRepository(db: Db): SessionStore {
+export function createSessionRepository(db: Db, onError: (err: unknown) => void): SessionStore & { flush(): Promise<void> } {
   const col: Collection<SessionDoc> = db.collection('sessions');
   const log: Collection<TransitionDoc> = db.collection('session_transitions');
   const open: Collection<OpenDoc> = db.collection('open_sessions');
   const serial = serialWrites();
+  // Each session's updates are gathered from its first message for COALESCE_MS, so writes spread out over time.
+  const pending = new Map<string, Activity & { timer?: NodeJS.Timeout }>();
+  const inFlight = new Map<string, Activity>();
+
+  /** A session as read, with this process's not yet written updates laid over it. */
+  function withPending(session: Session): Session {
+    let result = session;
+    for (const e of [inFlight.get(session.id), pending.get(session.id)]) {
+      if (!e) continue;
+      const sentSeq = { ...result.sentSeq };
+      for (const [sender, seq] of Object.entries(e.sentSeq)) sentSeq[sender] = Math.max(sentSeq[sender] ?? 0, seq);
+      result = {
+        ...result,
+        lastSeq: Math.max(result.lastSeq, e.lastSeq),
+        lastActivityAt: e.lastActivityAt > result.lastActivityAt ? e.lastActivityAt : result.lastActivityAt,
+        sentSeq,
+      };
+    }
+    return result;
+  }
+
+  /** Writes one session's coalesced lastSeq/activity/sentSeq update. */
+  async function flushOne(id: string): Promise<void> {
+    const e = pending.get(id);
+    if (!e) return;
+    clearTimeout(e.timer);
+    pending.delete(id);
+    // laid over reads until written (and a little after: a read sent before the write may answer after it)
+    inFlight.set(id, e);
+    const $max: Record<string, number | Date> = { lastSeq: e.lastSeq, lastActivityAt: e.lastActivityAt };
+    for (const [sender, seq] of Object.entries(e.sentSeq)) $max[`sentSeq.${sender}`] = seq;
+    try {
+      await serial(id, () => col.updateOne({ _id: id }, { $max }));
+    } catch (err) {
+      onError(err);
+    } finally {
+      setTimeout(() => {
+        if (inFlight.get(id) === e) inFlight.delete(id);
+      }, COALESCE_MS).unref();
+    }
+  }
+
+  /** Writes every coalesced update now (on shutdown). */
+  async function flush(): Promise<void> {
+    await Promise.all([...pending.keys()].map(flushOne));
+  }
 
   function toFilter(f: SessionFilter): Filter<SessionDoc> {
     const q: Filter<SessionDoc> = { siteId: f.siteId };
@@ -103,7 +158,7 @@ export function createSessionRepository(db: Db): SessionStore {
           const claim = await open.findOne({ _id: key });
           if (!claim) continue;
           const existing = await current(claim.sessionId);
-          if (existing && existing.state !== 'closed') return { session: toSession(existing), created: false };
+          if (existing && existing.state !== 'closed') return { session: withPending(toSession(existing)), created: false };
           if (existing || Date.now() - claim.at.getTime() > STALE_CLAIM_MS) {
             // closed (or never created, by a process that died): the claim is free again
             await open.deleteOne({ _id: key, sessionId: claim.sessionId });
@@ -123,7 +178,7 @@ export function createSessionRepository(db: Db): SessionStore {
       // It lags the log only after a crash between a claim and its write, or a FerretDB
       // race between instances; the next transition rolls it forward.
       const doc = await col.findOne({ _id: id });
-      return doc ? toSession(doc) : null;
+      return doc ? withPending(toSession(doc)) : null;
     },
 
     async transition(id, expect, set, unset = []) {
@@ -142,7 +197,7 @@ export function createSessionRepository(db: Db): SessionStore {
         }
         await write(id, { ...set, version }, unset);
         if (set.state === 'closed') await open.deleteOne({ _id: openKey(doc.siteId, doc.visitorId), sessionId: id });
-        return toSession(apply(doc, entry));
+        return withPending(toSession(apply(doc, entry)));
       }
       return null;
     },
@@ -153,7 +208,7 @@ export function createSessionRepository(db: Db): SessionStore {
         .sort({ createdAt: f.states?.length === 1 && f.states[0] === 'queued' ? 1 : -1 })
         .limit(f.limit ?? 100)
         .toArray();
-      return docs.map(toSession);
+      return docs.map((d) => withPending(toSession(d)));
     },
 
     count(f) {
@@ -161,10 +216,20 @@ export function createSessionRepository(db: Db): SessionStore {
     },
 
     async noteAppended(id, seq, at, senderId) {
-      const $max: Record<string, number | Date> = { lastSeq: seq, lastActivityAt: at };
-      if (senderId) $max[`sentSeq.${senderId}`] = seq;
-      await serial(id, () => col.updateOne({ _id: id }, { $max }));
+      // Coalesced: one update per session per COALESCE_MS however many messages it gets.
+      // lastSeq may lag, never lead (readers that must be exact ask the message store).
+      let entry = pending.get(id);
+      if (!entry) {
+        entry = { lastSeq: 0, lastActivityAt: at, sentSeq: {} };
+        entry.timer = setTimeout(() => void flushOne(id), COALESCE_MS);
+        pending.set(id, entry);
+      }
+      entry.lastSeq = Math.max(entry.lastSeq, seq);
+      if (at > entry.lastActivityAt) entry.lastActivityAt = at;
+      if (senderId) entry.sentSeq[senderId] = Math.max(entry.sentSeq[senderId] ?? 0, seq);
     },
+
+    flush,
   };
 }
 

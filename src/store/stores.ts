@@ -28,14 +28,15 @@ export async function ensureIndexes(db: Db): Promise<void> {
   }
 }
 
-export function createStores(db: Db) {
+/** `onError` hears of failed background writes (coalesced session updates). */
+export function createStores(db: Db, onError: (err: unknown) => void) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
   return {
     sites,
     accounts,
     directory: { ...sites, ...accounts },
-    sessions: createSessionRepository(db),
+    sessions: createSessionRepository(db, onError),
     messages: createMessageRepository(db),
     cursors: createCursorRepository(db),
     credentials: createCredentialRepository(db),

@@ -8,7 +8,7 @@ test('limits have generous defaults: a person never meets them, a flood does', (
   assert.equal(c.msgRatePerSec, 5);
   assert.equal(c.msgBurst, 20);
   assert.equal(c.wsConnectPerMin, 300);
-  assert.equal(c.maxConnections, 10_000);
+  assert.equal(c.maxConnections, 20_000);
   assert.equal(c.restRatePerMin, 600);
   assert.equal(c.maxEventLoopDelayMs, 1000);
   assert.equal(c.maxHeapUsedBytes, 0);
