@@ -18,7 +18,7 @@ import {
   SYSTEM_SENDER,
 } from './model.js';
 import type { AccountStore, Clock, CursorStore, Fanout, LimitRefusal, MessageLimiter, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
-import { OPEN_STATES, canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
+import { canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
 import { TtlCache } from './ttl-cache.js';
 import { type UnreadSummary, readPosition, summarize } from './unread.js';
 
@@ -286,7 +286,7 @@ export function createChatService(deps: ChatDeps) {
 
   function openSessionsOf(actor: Actor): Promise<Session[]> {
     const base = { siteId: actor.siteId, limit: MAX_LIST };
-    if (actor.kind === 'visitor') return sessions.list({ ...base, visitorId: actor.id, states: [...OPEN_STATES] });
+    if (actor.kind === 'visitor') return sessions.openOf(actor.siteId, actor.id).then((s) => (s ? [s] : []));
     if (actor.kind === 'agent') return sessions.list({ ...base, assigneeId: actor.id, states: ['active'] });
     return sessions.list({ ...base, botId: actor.id, states: ['bot'] });
   }

@@ -44,6 +44,8 @@ export interface SessionStore {
    */
   openForVisitor(draft: Omit<Session, 'id'>): Promise<{ session: Session; created: boolean }>;
   get(id: string): Promise<Session | null>;
+  /** The visitor's open session on the site, if any (a key lookup, not a search). */
+  openOf(siteId: string, visitorId: string): Promise<Session | null>;
   /**
    * Compare-and-set: applies `set`/`unset` only if the session is in one of
    * `from` (and, when given, has `assigneeId`/`botId` as expected). Returns the

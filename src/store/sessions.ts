@@ -173,6 +173,13 @@ export function createSessionRepository(db: Db, onError: (err: unknown) => void)
       throw new Error('could not open a session');
     },
 
+    async openOf(siteId, visitorId) {
+      const claim = await open.findOne({ _id: openKey(siteId, visitorId) });
+      if (!claim) return null;
+      const doc = await col.findOne({ _id: claim.sessionId });
+      return doc && doc.state !== 'closed' ? withPending(toSession(doc)) : null;
+    },
+
     async get(id) {
       // The document as stored: one read on the hot path (every send checks the session).
       // It lags the log only after a crash between a claim and its write, or a FerretDB

@@ -148,6 +148,10 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       const s = sessions.get(sessionId);
       return s ? { ...s } : null;
     },
+    async openOf(siteId, visitorId) {
+      const s = [...sessions.values()].find((x) => x.siteId === siteId && x.visitorId === visitorId && x.state !== 'closed');
+      return s ? { ...s } : null;
+    },
     async transition(sessionId, expect, set, unset = []) {
       const s = sessions.get(sessionId);
       if (!s || !expect.from.includes(s.state)) return null;
