@@ -18,7 +18,7 @@ import { CLOSE, shouldReconnect } from '../protocol/codes.js';
 import { fromMsgFrame, type BatchFrame, type ClientFrame, type ErrorFrame, type EventFrame, type MessageObject, type ReadyFrame, type SentFrame } from '../protocol/frames.js';
 import { Backoff, backoffDelay, type BackoffOptions } from './backoff.js';
 import { isValidCid, newCid } from './cid.js';
-import { ClientError } from './client-error.js';
+import { ClientError, RETRYABLE_CODES } from './client-error.js';
 import { Emitter } from './emitter.js';
 import { Outbox, type PendingSend } from './outbox.js';
 import { parseServerFrame, type ParsedFrame } from './server-frames.js';
@@ -119,6 +119,8 @@ export class ImClient extends Emitter<ImClientEvents> {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** read cursors the app set while offline, highest per session */
   private readonly reads = new Map<string, number>();
+  /** the highest read sent per session, to send again if the server refuses it for now */
+  private readonly readsSent = new Map<string, number>();
 
   constructor(opts: ImClientOptions) {
     super();
@@ -182,7 +184,10 @@ export class ImClient extends Emitter<ImClientEvents> {
   /** Moves the read cursor; sent now if connected, else the highest is sent after `ready`. */
   read(sid: string, seq: number): void {
     if (this.current === 'closed') return;
-    if (this.transmit({ t: 'read', sid, seq })) return;
+    if (this.transmit({ t: 'read', sid, seq })) {
+      if (seq > (this.readsSent.get(sid) ?? -1)) this.readsSent.set(sid, seq);
+      return;
+    }
     if (seq > (this.reads.get(sid) ?? -1)) this.reads.set(sid, seq);
   }
 
@@ -310,6 +315,7 @@ export class ImClient extends Emitter<ImClientEvents> {
     this.dropSocket(1000, reason);
     this.clearReconnectTimer();
     this.reads.clear();
+    this.readsSent.clear();
     this.setState('closed', code, reason);
     const message = `the client is closed: ${reason}`;
     this.outbox.rejectAll((p) => new ClientError('closed', message, { cid: p.cid, closeCode: code }));
@@ -454,6 +460,12 @@ export class ImClient extends Emitter<ImClientEvents> {
 
   private onError(f: ErrorFrame): void {
     if (f.cid !== undefined && this.outbox.fail(f.cid, f.code, f.message, f.retryAfterMs)) return;
+    if (f.ref === 'read' && f.sid !== undefined && RETRYABLE_CODES.has(f.code)) {
+      // a draining or overloaded server refused it: send it again after the next ready
+      const seq = this.readsSent.get(f.sid);
+      if (seq !== undefined && seq > (this.reads.get(f.sid) ?? -1)) this.reads.set(f.sid, seq);
+      return;
+    }
     if (f.ref === 'sync') {
       const sid = this.syncSidOf(f);
       if (sid !== undefined && this.syncs.failed(sid, f)) return;

@@ -179,3 +179,17 @@ test('events go to the app as they come; errors without a pending cid go to erro
   assert.deepEqual(h.errors, [{ t: 'error', code: 'forbidden', message: 'not yours', cid: 'unknown-cid' }]);
   h.client.close();
 });
+
+test('a read the server refuses for now (draining, overloaded) is sent again after the next ready', () => {
+  const h = harness();
+  h.client.connect();
+  const s = h.ready();
+  h.client.read('s1', 7);
+  s.push({ t: 'error', code: 'unavailable', message: 'the instance is going away, retry', ref: 'read', sid: 's1' });
+  assert.equal(h.errors.length, 0, 'not an error for the app');
+  s.serverClose(CLOSE.GOING_AWAY);
+  mock.timers.tick(10_000);
+  const next = h.ready();
+  assert.deepEqual(next.frames('read'), [{ t: 'read', sid: 's1', seq: 7 }]);
+  h.client.close();
+});
