@@ -9,8 +9,9 @@
  */
 import WebSocket from 'ws';
 import { ImClient, type ImClientOptions, type MessageObject, type ReadyFrame, type WebSocketLike } from '../../src/client/index.js';
-import { api } from './api.js';
+import { activeSession, api, type SiteFixture } from './api.js';
 import type { Service } from './service.js';
+import { waitFor } from './wait-for.js';
 
 export class TestSocket implements WebSocketLike {
   readonly ws: WebSocket;
@@ -133,4 +134,17 @@ export async function restHistory(service: Service, token: string, sid: string):
 /** 1..n */
 export function range1(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/**
+ * A visitor and an agent chatting in an accepted session, each through the SDK
+ * and ready. The clients are pushed onto `clients` so the caller closes them.
+ */
+export async function connectedPair(service: Service, site: SiteFixture, clients: SdkClient[]) {
+  const { agent, visitor, sid } = await activeSession(service, site);
+  const v = sdkClient(service, visitor.token);
+  const a = sdkClient(service, agent.token);
+  clients.push(v, a);
+  await waitFor(() => v.readies.length === 1 && a.readies.length === 1, 10_000, 'both clients to be ready');
+  return { agent, visitor, sid, v, a };
 }

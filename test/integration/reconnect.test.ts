@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SentFrame } from '../../src/client/index.js';
 import { activeSession, api, createSite, type SiteFixture } from '../helpers/api.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
-import { restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
+import { connectedPair, restHistory, type SdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor, within } from '../helpers/wait-for.js';
 
@@ -27,11 +27,7 @@ describe('a client whose connection drops', () => {
   });
 
   it('mid-burst gets every message once and in order after it reconnects, and its unanswered sends are stored once', async () => {
-    const { agent, visitor, sid } = await activeSession(service, site);
-    const v = sdkClient(service, visitor.token);
-    const a = sdkClient(service, agent.token);
-    clients.push(v, a);
-    await waitFor(() => v.readies.length === 1 && a.readies.length === 1, 10_000, 'both clients to be ready');
+    const { agent, visitor, sid, v, a } = await connectedPair(service, site, clients);
 
     const sends: Array<{ cid: string; text: string; from: string; sent: Promise<SentFrame> }> = [];
     const fire = (c: SdkClient, from: string, prefix: string, count: number) => {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SentFrame } from '../../src/client/index.js';
 import { CLOSE } from '../../src/protocol/codes.js';
 import { activeSession, createSite, type SiteFixture } from '../helpers/api.js';
-import { range1, restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
+import { connectedPair, range1, restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor, within } from '../helpers/wait-for.js';
 
@@ -27,11 +27,7 @@ describe('a restart of the service', () => {
   });
 
   it('in the middle of a burst loses, repeats and reorders nothing: each side and the history show every sent message once, in order', async () => {
-    const { agent, visitor, sid } = await activeSession(service, site);
-    const v = sdkClient(service, visitor.token);
-    const a = sdkClient(service, agent.token);
-    clients.push(v, a);
-    await waitFor(() => v.readies.length === 1 && a.readies.length === 1, 10_000, 'both clients to be ready');
+    const { agent, visitor, sid, v, a } = await connectedPair(service, site, clients);
 
     const sends: Array<{ cid: string; text: string; from: string; sent: Promise<SentFrame> }> = [];
     const fire = (c: SdkClient, from: string, cid: string) => {

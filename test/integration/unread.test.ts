@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
+import { activeSession, api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
 import { assertRestError } from '../helpers/errors.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { type Service, startService } from '../helpers/service.js';
@@ -41,13 +41,7 @@ describe('unread counts and read cursors', () => {
     return r.body.readSeq;
   }
 
-  /** A visitor and an agent in an active session. */
-  async function pair() {
-    const agent = await createAgent(service, site);
-    const visitor = await visitorWithSession(service, site);
-    assert.equal((await api(service, agent.token).post(`/sessions/${visitor.sessionId}/accept`)).status, 200);
-    return { agent, visitor, sid: visitor.sessionId };
-  }
+  const pair = () => activeSession(service, site);
 
   before(async () => {
     service = await startService();
