@@ -40,9 +40,14 @@ export interface SessionFilter {
 export interface SessionStore {
   /**
    * Creates the visitor's open session, or returns the one that is already
-   * open (at most one per visitor and site, enforced by a unique index).
+   * open (at most one per visitor and site, on any number of instances).
    */
   openForVisitor(draft: Omit<Session, 'id'>): Promise<{ session: Session; created: boolean }>;
+  /**
+   * The session as last written. Its state may trail a transition made on
+   * another instance by moments (until that instance's write lands); the
+   * transition itself is what arbitrates.
+   */
   get(id: string): Promise<Session | null>;
   /** The visitor's open session on the site, if any (a key lookup, not a search). */
   openOf(siteId: string, visitorId: string): Promise<Session | null>;
@@ -63,7 +68,10 @@ export interface SessionStore {
   /**
    * Records that `seq` is stored (and sent by `senderId`, when a member sent
    * it): `lastSeq`, `lastActivityAt` and `sentSeq[senderId]` only move
-   * forward, in one update.
+   * forward. The write may be gathered with later ones for a moment; this
+   * process's reads see it at once, other instances' reads shortly after, so
+   * `lastSeq` may lag the store (never lead it): ask the message store where
+   * exactness matters.
    */
   noteAppended(id: string, seq: number, at: Date, senderId?: string): Promise<void>;
 }
