@@ -19,6 +19,7 @@ import redisPlugin from '../plugins/redis.js';
 import restRateLimitPlugin from '../plugins/rest-rate-limit.js';
 import websocketPlugin from '../plugins/websocket.js';
 import type { Config } from './config.js';
+import { readDemo } from './demo.js';
 import { type ErrorCode, errorBody, isAppError, retryAfterSeconds } from './errors.js';
 import agentRoutes from './routes/agents.js';
 import healthRoutes from './routes/health.js';
@@ -27,7 +28,9 @@ import sessionRoutes from './routes/sessions.js';
 import siteRoutes from './routes/sites.js';
 import slowModeRoutes from './routes/slow-mode.js';
 import { validatorCompiler } from './routes/validator.js';
+import uiRoutes from './routes/ui.js';
 import visitorRoutes from './routes/visitors.js';
+import widgetRoutes from './routes/widget.js';
 
 export type AppConfig = Config & { mongodbUrl: string; redisUrl: string };
 
@@ -110,10 +113,17 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
       await api.register(visitorRoutes);
       await api.register(sessionRoutes);
       await api.register(slowModeRoutes);
+      await api.register(widgetRoutes);
     },
     { prefix: '/api/v1' },
   );
+  await instance.register(uiRoutes, { uiDir: config.uiDir, demoSiteKey: demoSiteKeyOf(config) });
 };
+
+/** The seeded demo site's key (DATA_DIR/demo.json, see demo.ts), read when /demo asks. */
+function demoSiteKeyOf(config: AppConfig): () => string | undefined {
+  return () => (config.demo ? readDemo(config.dataDir)?.siteKey : undefined);
+}
 
 export default fp(app, { name: 'im-service' });
 

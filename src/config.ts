@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { projectRoot } from './project-root.js';
 
 export interface Config {
   port: number;
@@ -19,6 +20,8 @@ export interface Config {
   /** operator token; generated under DATA_DIR when not given */
   adminToken: string;
   dataDir: string;
+  /** the built browser UI (widget, workbench, demo page) */
+  uiDir: string;
   /** signs visitor and agent tokens; generated under DATA_DIR when not given */
   tokenSecret: string;
   logLevel: string;
@@ -131,6 +134,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...(redisUrl ? { redisUrl } : {}),
     adminToken: adminToken ?? '',
     dataDir,
+    uiDir: resolve(str('UI_DIR', join(projectRoot(), 'dist', 'ui'))!),
     tokenSecret: tokenSecret ?? '',
     logLevel,
     ...(publicUrl ? { publicUrl } : {}),

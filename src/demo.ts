@@ -17,9 +17,16 @@ export interface DemoCredentials {
   agentPassword: string;
 }
 
+/** The demo credentials kept under DATA_DIR, if a demo was seeded there. */
+export function readDemo(dataDir: string): DemoCredentials | null {
+  const file = join(dataDir, 'demo.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials) : null;
+}
+
 export async function ensureDemo(app: FastifyInstance, dataDir: string): Promise<DemoCredentials | null> {
   const file = join(dataDir, 'demo.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials;
+  const seeded = readDemo(dataDir);
+  if (seeded) return seeded;
   if ((await app.mongo.stores.sites.countSites()) > 0) return null;
   const { directory } = app.domain;
   const { site, adminKey, siteKey, identitySecret } = await directory.createSite({ name: 'Demo shop' });
@@ -39,6 +46,7 @@ export function describeStart(baseUrl: string, demo: DemoCredentials | null, adm
     `    API docs (OpenAPI)   ${baseUrl}/docs`,
     `    WebSocket            ${ws}/ws`,
     `    Health               ${baseUrl}/health/ready`,
+    `    Agent workbench      ${baseUrl}/workbench/`,
   ];
   if (adminTokenFile) lines.push(`    Operator token       in ${adminTokenFile}`);
   if (demo) {
@@ -48,6 +56,7 @@ export function describeStart(baseUrl: string, demo: DemoCredentials | null, adm
       `    site key             ${demo.siteKey}`,
       `    site admin key       ${demo.adminKey}`,
       `    agent login          ${demo.agentEmail} / ${demo.agentPassword}`,
+      `    demo shop page       ${baseUrl}/demo   (the widget: chat as a visitor, answer in the workbench)`,
       '',
       '  Try it:',
       `    curl -s -XPOST ${baseUrl}/api/v1/visitors -H 'content-type: application/json' -d '{"siteKey":"${demo.siteKey}"}'`,

@@ -15,7 +15,8 @@
  * - No socket callback ever throws into the WebSocket implementation.
  */
 import { CLOSE, shouldReconnect } from '../protocol/codes.js';
-import { fromMsgFrame, type BatchFrame, type ClientFrame, type ErrorFrame, type EventFrame, type MessageObject, type ReadyFrame, type SentFrame } from '../protocol/frames.js';
+import type { ClientFrame, MessageObject } from '../protocol/frames.js';
+import { fromMsgFrame, type BatchFrame, type ErrorFrame, type EventFrame, type ReadyFrame, type SentFrame } from '../protocol/server-frames.js';
 import { Backoff, backoffDelay, type BackoffOptions } from './backoff.js';
 import { isValidCid, newCid } from './cid.js';
 import { ClientError, RETRYABLE_CODES } from './client-error.js';

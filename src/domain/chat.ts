@@ -124,6 +124,12 @@ export function createChatService(deps: ChatDeps) {
   }
 
 
+  /** The visitor of a session the actor may see (the workbench shows who they talk to). */
+  async function sessionVisitor(actor: Actor, id: string): Promise<{ session: Session; visitor: Account | null }> {
+    const session = await visibleSession(actor, id);
+    return { session, visitor: await accounts.get(session.visitorId) };
+  }
+
   async function requireAgent(siteId: string, agentId: string): Promise<Account> {
     const agent = await accounts.get(agentId);
     if (!agent || agent.kind !== 'agent' || agent.siteId !== siteId) throw notFound('agent');
@@ -131,7 +137,7 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /** Opens the visitor's session, or returns the one already open (`created: false`). */
-  async function startSession(actor: Actor, input: { topic?: string }): Promise<{ session: Session; created: boolean }> {
+  async function startSession(actor: Actor, input: { topic?: string; page?: { url: string; title?: string } }): Promise<{ session: Session; created: boolean }> {
     if (actor.kind !== 'visitor') throw forbidden('only visitors start sessions');
     const site = await sites.get(actor.siteId);
     if (!site) throw notFound('site');
@@ -143,6 +149,7 @@ export function createChatService(deps: ChatDeps) {
       visitorId: actor.id,
       ...(botFirst ? { botId: site.routing.botId } : {}),
       ...(input.topic ? { topic: input.topic } : {}),
+      ...(input.page ? { page: input.page } : {}),
       lastSeq: 0,
       createdAt: now,
       lastActivityAt: now,
@@ -440,6 +447,7 @@ export function createChatService(deps: ChatDeps) {
     setRouting,
     setSlowMode,
     getSession: visibleSession,
+    sessionVisitor,
   };
 }
 

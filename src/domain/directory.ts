@@ -114,5 +114,10 @@ export function createDirectory(deps: DirectoryDeps) {
     return credentials.get(sha256(secret));
   }
 
-  return { createSite, createAgent, createBot, visitor, login, credential, listAgents: directory.listAgents };
+    /** The site a public site key names, if any. */
+  function site(siteKey: string): Promise<Site | null> {
+    return directory.siteByKey(siteKey);
+  }
+
+  return { createSite, createAgent, createBot, visitor, login, credential, site, listAgents: directory.listAgents };
 }

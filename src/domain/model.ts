@@ -52,6 +52,8 @@ export interface Session {
   assigneeId?: string;
   botId?: string;
   topic?: string;
+  /** the host page the visitor started from, as the widget reported it */
+  page?: { url: string; title?: string };
   /** the agent who last handed the session back to the queue (auto assignment skips them for it) */
   returnedBy?: string;
   /** the highest seq known stored; may lag the store, never leads it */

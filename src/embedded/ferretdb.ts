@@ -1,23 +1,8 @@
-import { constants as fsConstants, existsSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../project-root.js';
 import { spawnLogged, which } from './process.js';
-
-/**
- * The directory holding package.json. Walking up (rather than a fixed `../..`)
- * keeps this right both from src/embedded and from the compiled
- * dist/src/embedded.
- */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 export function ferretdbBinaryPath(): string {
   return join(projectRoot(), '.tools', 'bin', 'ferretdb');

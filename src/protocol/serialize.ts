@@ -19,6 +19,7 @@ export function toSessionObject(s: Session): SessionObject {
     ...(s.assigneeId ? { assigneeId: s.assigneeId } : {}),
     ...(s.botId ? { botId: s.botId } : {}),
     ...(s.topic ? { topic: s.topic } : {}),
+    ...(s.page ? { page: s.page } : {}),
     lastSeq: s.lastSeq,
     createdAt: s.createdAt.toISOString(),
     ...(s.acceptedAt ? { acceptedAt: s.acceptedAt.toISOString() } : {}),

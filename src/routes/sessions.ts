@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { LIMITS, SessionStateSchema } from '../protocol/frames.js';
 import { toMessageObject, toSessionObject } from '../protocol/serialize.js';
-import { Bearer, Id, MessageSchema, SessionSchema, errors } from './schemas.js';
+import { publicAccount } from './agents.js';
+import { AccountSchema, Bearer, Id, MessageSchema, SessionSchema, errors } from './schemas.js';
 
 const Params = Type.Object({ id: Id });
 const SessionReply = Type.Object({ session: SessionSchema });
@@ -18,13 +19,27 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['sessions'],
         summary: 'Start a session (visitor); returns the open one if there is one',
         security: Bearer,
-        body: Type.Optional(Type.Object({ topic: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+        body: Type.Optional(
+          Type.Object(
+            {
+              topic: Type.Optional(Type.String({ maxLength: 200 })),
+              page: Type.Optional(
+                Type.Object(
+                  { url: Type.String({ minLength: 1, maxLength: 2000, pattern: '^https?://' }), title: Type.Optional(Type.String({ maxLength: 300 })) },
+                  { additionalProperties: false },
+                ),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         response: { 200: SessionReply, 201: SessionReply, ...errors(400, 401, 403) },
       },
     },
     async (request, reply) => {
       const actor = await app.auth.requireActor(request, ['visitor']);
-      const { session, created } = await chat.startSession(actor, { ...(request.body?.topic ? { topic: request.body.topic } : {}) });
+      const { topic, page } = request.body ?? {};
+      const { session, created } = await chat.startSession(actor, { ...(topic ? { topic } : {}), ...(page ? { page } : {}) });
       return reply.code(created ? 201 : 200).send({ session: toSessionObject(session) });
     },
   );
@@ -49,10 +64,19 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/sessions/:id',
-    { schema: { tags: ['sessions'], summary: 'One session', security: Bearer, params: Params, response: { 200: SessionReply, ...errors(400, 401, 403, 404) } } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'One session, with its visitor (name, and for identified visitors userId and email)',
+        security: Bearer,
+        params: Params,
+        response: { 200: Type.Object({ session: SessionSchema, visitor: Type.Optional(AccountSchema) }), ...errors(400, 401, 403, 404) },
+      },
+    },
     async (request) => {
       const actor = await app.auth.requireActor(request, ['agent', 'visitor', 'bot']);
-      return { session: toSessionObject(await chat.getSession(actor, request.params.id)) };
+      const { session, visitor } = await chat.sessionVisitor(actor, request.params.id);
+      return { session: toSessionObject(session), ...(visitor ? { visitor: publicAccount(visitor) } : {}) };
     },
   );
 
