@@ -9,7 +9,7 @@
  * Exits 1 when a budget is exceeded, so a build that would slow host pages
  * down never ships. `--dev` skips minification (readable stack traces).
  */
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -54,7 +54,6 @@ const common: BuildOptions = {
 const gz = (file: string) => gzipSync(readFileSync(file), { level: 9 }).length;
 const kb = (n: number) => `${(n / KB).toFixed(1)} KB`;
 
-rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 let over = false;
