@@ -70,7 +70,8 @@ const routes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) => {
     if (!built) return unavailable(request, reply);
     const siteKey = typeof request.query.siteKey === 'string' ? request.query.siteKey.slice(0, 100) : '';
     const site = siteKey ? await app.domain.directory.site(siteKey) : null;
-    const ancestors = site && site.allowedOrigins.length > 0 ? site.allowedOrigins.join(' ') : '*';
+    // an unknown key frames nowhere; a site without allowedOrigins anywhere
+    const ancestors = !site ? "'none'" : site.allowedOrigins.length > 0 ? site.allowedOrigins.join(' ') : '*';
     return reply.headers({ ...noStore, 'content-security-policy': pagePolicy(request, ancestors), 'referrer-policy': 'no-referrer' }).sendFile('frame.html', join(opts.uiDir, 'widget'));
   });
 
