@@ -10,9 +10,12 @@
  * (429). The route answers overload itself (plugins/pressure.ts leaves
  * upgrades alone).
  */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import websocket from '@fastify/websocket';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { WebSocket } from 'ws';
 import { type AppError, errorBody, rateLimited, retryAfterSeconds, unavailable } from '../src/errors.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import { OVERLOAD_RETRY_AFTER_MS, overloaded } from '../src/limits/overload.js';
@@ -92,10 +95,12 @@ export default fp<WebsocketPluginOptions>(
         .send(errorBody(err.code, err.message));
     }
 
-    app.get('/ws', { websocket: true, onRequest: admit }, (socket) => {
+    app.get('/ws', { websocket: true, onRequest: admit }, (socket, request) => {
+      forgetUpgradeRequest(socket, request);
       // Upgrades admitted together can pass the check above together: the last ones are turned back here.
       if (full()) {
         app.metrics.refused('max_connections');
+        socket.on('error', () => {}); // closing anyway
         socket.close(CLOSE.TRY_AGAIN_LATER, 'this instance is at its connection limit');
         return;
       }
@@ -104,3 +109,17 @@ export default fp<WebsocketPluginOptions>(
   },
   { name: 'websocket', dependencies: ['domain', 'auth', 'broker', 'limits', 'metrics', 'pressure'] },
 );
+
+/**
+ * Lets the upgrade's HTTP request and response go once the WebSocket is open.
+ * Left alone they live as long as the connection (about 4 KB of Fastify
+ * request, reply, logger and Node HTTP objects per idle connection): the TCP
+ * socket still points at the ServerResponse @fastify/websocket made for
+ * routing, and that plugin's error listener closes over request and reply.
+ * The gateway adds its own error listener.
+ */
+function forgetUpgradeRequest(socket: WebSocket, request: FastifyRequest): void {
+  const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+  tcp._httpMessage?.detachSocket(tcp);
+  socket.removeAllListeners('error');
+}

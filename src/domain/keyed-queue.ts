@@ -4,20 +4,22 @@
  * anything correct across instances — the stores' atomic updates do that.
  */
 export class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** created on first use: one of these sits on every idle connection */
+  private tails: Map<string, Promise<unknown>> | undefined;
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
+    const tails = (this.tails ??= new Map());
+    const prev = tails.get(key) ?? Promise.resolve();
     const next = prev.then(task, task);
     const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
+    tails.set(key, tail);
     void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      if (tails.get(key) === tail) tails.delete(key);
     });
     return next;
   }
 
   get size(): number {
-    return this.tails.size;
+    return this.tails?.size ?? 0;
   }
 }

@@ -25,7 +25,7 @@ export interface ConnectionOptions {
   maxBufferedBytes: number;
   /** messages after `after` of a session, ascending (the store) */
   fetchAfter(sid: string, after: number, limit: number): Promise<Message[]>;
-  onError(err: unknown, context: string): void;
+  onError(err: unknown, context: string, connectionId: string): void;
   now(): number;
 }
 
@@ -35,7 +35,8 @@ export class Connection {
   readonly id: string;
   actor: Actor | undefined;
   lastHeard: number;
-  private readonly next = new Map<string, number>();
+  /** per followed session, the next seq to push (created on first use: most idle connections follow none) */
+  private next: Map<string, number> | undefined;
   private readonly pushes = new KeyedQueue();
   readonly inbound = new KeyedQueue();
   /** holds later sends of a session behind a refused one */
@@ -60,6 +61,7 @@ export class Connection {
 
   /** Pushes from now on start after `lastSeq` (the snapshot sent in `ready`). */
   follow(sid: string, lastSeq: number): void {
+    this.next ??= new Map();
     if (!this.next.has(sid)) this.next.set(sid, lastSeq + 1);
   }
 
@@ -82,7 +84,7 @@ export class Connection {
     const sid = message.sessionId;
     return this.pushes.run(sid, async () => {
       if (!this.isOpen) return;
-      const next = this.next.get(sid) ?? message.seq;
+      const next = this.next?.get(sid) ?? message.seq;
       if (message.seq < next) return;
       if (message.seq > next) {
         try {
@@ -90,7 +92,7 @@ export class Connection {
           for (const m of missing) if (m.seq < message.seq) this.push(m);
         } catch (err) {
           // the client sees the gap and syncs; pushing on keeps it live
-          this.opts.onError(err, 'gap fill');
+          this.opts.onError(err, 'gap fill', this.id);
         }
       }
       this.push(message);
@@ -99,7 +101,7 @@ export class Connection {
 
   private push(m: Message): void {
     const frame = JSON.stringify(toMsgFrameOf(m));
-    this.next.set(m.sessionId, m.seq + 1);
+    (this.next ??= new Map()).set(m.sessionId, m.seq + 1);
     this.waitAck.add(m.sessionId, m.seq, frame, this.opts.now());
     this.sendRaw(frame);
   }
@@ -122,7 +124,7 @@ export class Connection {
     try {
       this.ws.close(code, reason);
     } catch (err) {
-      this.opts.onError(err, 'close');
+      this.opts.onError(err, 'close', this.id);
     }
   }
 

@@ -14,7 +14,7 @@ import { decodeClientFrame } from '../protocol/codec.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
 import { toMessageObject, toSessionObject } from '../protocol/serialize.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOptions } from './connection.js';
 
 export interface GatewayOptions {
   chat: ChatService;
@@ -47,7 +47,18 @@ export class Gateway {
   /** frames being handled right now; drain waits for them so no write is cut off */
   private inflight = 0;
 
+  /** shared by every connection: per-connection closures would cost memory on each idle socket */
+  private readonly connectionOptions: ConnectionOptions;
+
   constructor(private readonly opts: GatewayOptions) {
+    this.connectionOptions = {
+      ackTimeoutMs: opts.ackTimeoutMs,
+      maxRetries: opts.maxRetries,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      fetchAfter: (sid, after, limit) => opts.chat.range(sid, after, limit),
+      onError: (err, context, connId) => opts.log.warn({ err, context, conn: connId }, 'connection error'),
+      now: Date.now,
+    };
     this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
     this.timers.push(setInterval(() => this.retransmit(), Math.max(50, Math.floor(opts.ackTimeoutMs / 4))).unref());
   }
@@ -58,20 +69,18 @@ export class Gateway {
 
   /** Takes a freshly upgraded socket: it must authenticate within `authTimeoutMs`. */
   accept(ws: WebSocket): void {
-    const conn = new Connection(ws, randomUUID(), {
-      ackTimeoutMs: this.opts.ackTimeoutMs,
-      maxRetries: this.opts.maxRetries,
-      maxBufferedBytes: this.opts.maxBufferedBytes,
-      fetchAfter: (sid, after, limit) => this.opts.chat.range(sid, after, limit),
-      onError: (err, context) => this.opts.log.warn({ err, context, conn: conn.id }, 'connection error'),
-      now: Date.now,
-    });
+    const conn = new Connection(ws, randomUUID(), this.connectionOptions);
     if (this.draining) {
       conn.close(CLOSE.GOING_AWAY, 'instance is going away');
       return;
     }
     this.all.add(conn);
-    const authTimer = setTimeout(() => conn.close(CLOSE.UNAUTHORIZED, 'no auth frame in time'), this.opts.authTimeoutMs);
+    // cleared and dropped once the auth frame came: the listeners below would otherwise keep the timer object alive
+    let authTimer: NodeJS.Timeout | undefined = setTimeout(() => conn.close(CLOSE.UNAUTHORIZED, 'no auth frame in time'), this.opts.authTimeoutMs);
+    const authDone = () => {
+      clearTimeout(authTimer);
+      authTimer = undefined;
+    };
 
     ws.on('message', (data, isBinary) => {
       conn.lastHeard = Date.now();
@@ -81,7 +90,7 @@ export class Gateway {
       }
       const decoded = decodeClientFrame(data.toString(), this.opts.maxFrameBytes);
       if (!decoded.ok && !conn.actor) {
-        clearTimeout(authTimer);
+        authDone();
         conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.ref ? { ref: decoded.ref } : {}) });
         conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be a valid auth frame');
         return;
@@ -93,11 +102,11 @@ export class Gateway {
       const frame = decoded.frame;
       if (!conn.actor) {
         if (frame.t !== 'auth') {
-          clearTimeout(authTimer);
+          authDone();
           conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be auth');
           return;
         }
-        clearTimeout(authTimer);
+        authDone();
         void this.authenticate(conn, frame.token);
         return;
       }
@@ -107,7 +116,7 @@ export class Gateway {
       conn.lastHeard = Date.now();
     });
     ws.on('close', () => {
-      clearTimeout(authTimer);
+      authDone();
       void this.detach(conn);
     });
     ws.on('error', (err) => this.opts.log.warn({ err, conn: conn.id }, 'socket error'));

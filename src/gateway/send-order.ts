@@ -19,24 +19,25 @@ import { AppError, isAppError } from '../errors.js';
 export const HOLD_MIN_MS = 1000;
 
 export class SendOrder {
-  private readonly holds = new Map<string, { cid: string; until: number; code: AppError['code'] }>();
+  /** created on the first refusal: most connections never have one */
+  private holds: Map<string, { cid: string; until: number; code: AppError['code'] }> | undefined;
 
   constructor(private readonly now: () => number) {}
 
   /** Runs `send`, with `held` set when an earlier refused send of the session must go first. */
   async run<T>(sid: string, cid: string, send: (held: AppError | undefined) => Promise<T>): Promise<T> {
-    const hold = this.holds.get(sid);
+    const hold = this.holds?.get(sid);
     let held: AppError | undefined;
     if (hold && hold.cid !== cid && hold.until > this.now()) {
       held = new AppError(hold.code, 'an earlier message of this session was refused: send that one again first', hold.until - this.now());
     } else {
-      this.holds.delete(sid);
+      this.holds?.delete(sid);
     }
     try {
       return await send(held);
     } catch (err) {
       if (err !== held && isAppError(err) && err.retryAfterMs !== undefined) {
-        this.holds.set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
+        (this.holds ??= new Map()).set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
       }
       throw err;
     }

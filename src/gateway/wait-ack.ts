@@ -26,8 +26,12 @@ export interface WaitAckOptions {
 
 export type DueResult = { giveUp: true } | { giveUp: false; resend: Array<{ sid: string; frames: string[] }> };
 
+/** never written to: add() swaps in a table of its own first */
+const EMPTY = new Map<string, SessionWindow>();
+
 export class WaitAck {
-  private readonly windows = new Map<string, SessionWindow>();
+  /** an empty table, shared until the first push: most idle connections never get one */
+  private windows: Map<string, SessionWindow> = EMPTY;
   private readonly maxBackoffMs: number;
 
   constructor(private readonly opts: WaitAckOptions) {
@@ -39,6 +43,7 @@ export class WaitAck {
     let w = this.windows.get(sid);
     if (!w) {
       w = { pending: [], tries: 0, deadline: now + this.opts.timeoutMs };
+      if (this.windows === EMPTY) this.windows = new Map();
       this.windows.set(sid, w);
     }
     if (w.pending.length === 0) w.deadline = now + this.opts.timeoutMs;

@@ -21,6 +21,9 @@ export interface Service {
   url: string;
   wsUrl: string;
   restart(): Promise<void>;
+  /** stop() and start() are restart() in two steps, for work done while the service is down */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,7 +63,13 @@ export async function startService(overrides: Partial<AppConfig> = {}, options: 
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     async restart() {
+      await service.stop();
+      await service.start();
+    },
+    async stop() {
       await app.close();
+    },
+    async start() {
       app = await listen(config, options);
       service.app = app;
     },
