@@ -40,7 +40,7 @@ const copies = [{ from: 'widget/demo.html', to: 'demo.html' }];
 const common: BuildOptions = {
   bundle: true,
   format: 'iife',
-  target: ['es2020', 'chrome90', 'firefox90', 'safari14'],
+  target: ['es2020', 'chrome90', 'firefox90', 'safari15'],
   minify: !dev,
   sourcemap: dev ? 'inline' : false,
   legalComments: 'none',
