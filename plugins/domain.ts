@@ -29,6 +29,7 @@ export default fp<DomainPluginOptions>(
       presence: app.broker,
       scheduler: app.queues.scheduler,
       limiter: app.limits.messages,
+      stamps: app.broker,
       clock,
       limits: { maxTextLength: opts.maxTextLength, inactivityMs: opts.inactivityCloseMs },
     });

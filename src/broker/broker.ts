@@ -13,10 +13,12 @@
  *   under it, and repeating either is harmless. An instance that dies
  *   without saying goodbye does not keep its connections online for longer
  *   than the presence TTL;
+ * - session stamps (see SessionStamps in domain/ports.ts) are shared by every
+ *   instance of the same prefix and outlive their last bump by a day;
  * - `close()` is the goodbye: this instance's connections leave presence and
  *   its subscriptions end.
  */
-import type { Fanout, Presence, Push } from '../domain/ports.js';
+import type { Fanout, Presence, Push, SessionStamps } from '../domain/ports.js';
 
 export type PushHandler = (push: Push) => void;
 export type Unsubscribe = () => Promise<void>;
@@ -28,7 +30,7 @@ export interface PresenceAccount {
   kind: string;
 }
 
-export interface Broker extends Fanout, Presence {
+export interface Broker extends Fanout, Presence, SessionStamps {
   subscribeAccount(accountId: string, handler: PushHandler): Promise<Unsubscribe>;
   subscribeSiteAgents(siteId: string, handler: PushHandler): Promise<Unsubscribe>;
   /** The account's connection `connectionId` opened (`+1`) or closed (`-1`). */

@@ -12,6 +12,8 @@ export interface BrokerKeys {
   presenceAccount(accountId: string): string;
   /** ZSET: the site's agents' live connections, member `<agentId>|<instanceId>|<connectionId>`, score = expiry (ms) */
   presenceSiteAgents(siteId: string): string;
+  /** STRING: the session's change stamp (a counter bumped by every transition) */
+  sessionStamp(sessionId: string): string;
 }
 
 export function brokerKeys(prefix: string): BrokerKeys {
@@ -20,6 +22,7 @@ export function brokerKeys(prefix: string): BrokerKeys {
     siteAgents: (siteId) => `${prefix}:broker:site:${siteId}:agents`,
     presenceAccount: (accountId) => `${prefix}:presence:acct:${accountId}`,
     presenceSiteAgents: (siteId) => `${prefix}:presence:site:${siteId}:agents`,
+    sessionStamp: (sessionId) => `${prefix}:stamp:session:${sessionId}`,
   };
 }
 

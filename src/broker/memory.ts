@@ -7,6 +7,7 @@ export function createMemoryBroker(): Broker {
   const names = brokerKeys('memory');
   const subs = new Map<string, Set<PushHandler>>();
   const online = new Map<string, { siteId: string; kind: string; connections: Set<string> }>();
+  const stamps = new Map<string, number>();
 
   function publish(channel: string, push: Push) {
     for (const handler of subs.get(channel) ?? []) handler(push);
@@ -43,6 +44,12 @@ export function createMemoryBroker(): Broker {
     },
     async onlineAgents(siteId) {
       return [...online].filter(([, e]) => e.siteId === siteId && e.kind === 'agent').map(([id]) => id);
+    },
+    async sessionStamp(sessionId) {
+      return stamps.get(sessionId) ?? 0;
+    },
+    async bumpSessionStamp(sessionId) {
+      stamps.set(sessionId, (stamps.get(sessionId) ?? 0) + 1);
     },
     async close() {
       subs.clear();

@@ -15,12 +15,18 @@
  * and prune expired ones now and then. So an instance that dies without a
  * goodbye drops out of presence within one TTL, and one that was only cut
  * off for a while puts its connections back on its next refresh.
+ *
+ * A session stamp is a counter (INCR) under its own key, whose expiry each
+ * bump pushes a day out.
  */
 import type { Redis } from 'ioredis';
 import type { Push } from '../domain/ports.js';
 import type { Broker, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
 import { decodePush, encodePush } from './codec.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
+
+/** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
+const STAMP_TTL_MS = 24 * 3600_000;
 
 export interface BrokerLog {
   warn(obj: object, msg: string): void;
@@ -249,6 +255,15 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       pipeline.zrangebyscore(key, `(${at}`, '+inf');
       const members = replies(await pipeline.exec()).at(-1) as string[];
       return [...new Set(members.map((m) => m.slice(0, m.indexOf(SEP))))];
+    },
+
+    async sessionStamp(sessionId) {
+      return Number((await redis.get(keys.sessionStamp(sessionId))) ?? 0);
+    },
+
+    async bumpSessionStamp(sessionId) {
+      const key = keys.sessionStamp(sessionId);
+      replies(await redis.pipeline().incr(key).pexpire(key, STAMP_TTL_MS).exec());
     },
 
     async close() {

@@ -17,7 +17,21 @@ import {
   type Site,
   SYSTEM_SENDER,
 } from './model.js';
-import type { AccountStore, Clock, CursorStore, Fanout, LimitRefusal, MessageLimiter, MessageStore, Presence, Scheduler, SessionStore, SiteStore } from './ports.js';
+import type {
+  AccountStore,
+  Clock,
+  CursorStore,
+  Fanout,
+  LimitRefusal,
+  MessageLimiter,
+  MessageStore,
+  Presence,
+  Scheduler,
+  SessionStamps,
+  SessionStore,
+  SiteStore,
+} from './ports.js';
+import { SessionCache } from './session-cache.js';
 import { canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
 import { TtlCache } from './ttl-cache.js';
 import { type UnreadSummary, readPosition, summarize } from './unread.js';
@@ -32,6 +46,8 @@ export interface ChatDeps {
   presence: Presence;
   scheduler: Scheduler;
   limiter: MessageLimiter;
+  /** shared with every instance: lets the send path keep sessions in memory (session-cache.ts) */
+  stamps: SessionStamps;
   clock: Clock;
   limits: { maxTextLength: number; inactivityMs: number };
 }
@@ -49,6 +65,11 @@ const DISPATCH_WINDOW = 20;
 const SLOT_SETTLE_MS = 60_000;
 /** a site's slow mode set on another instance applies here within this */
 const SITE_SETTINGS_TTL_MS = 1000;
+/**
+ * The send path keeps a session this long at most, however its stamp reads:
+ * the bound on a transition whose instance died before stamping it.
+ */
+const SESSION_CACHE_TTL_MS = 5000;
 
 const REFUSED: Record<LimitRefusal['reason'], string> = {
   message_rate: 'too many messages, slow down',
@@ -56,7 +77,7 @@ const REFUSED: Record<LimitRefusal['reason'], string> = {
 };
 
 export function createChatService(deps: ChatDeps) {
-  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, clock, limits } = deps;
+  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, clock, limits } = deps;
   const appendQueue = new KeyedQueue();
   const dispatchQueue = new KeyedQueue();
   // Highest seq this process saw stored per session: a better starting guess
@@ -64,6 +85,8 @@ export function createChatService(deps: ChatDeps) {
   const seqHints = new Map<string, number>();
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
+  // The session of every message: a database read per message would cost as much as storing it.
+  const sendable = new SessionCache({ load: (id) => sessions.get(id), stamps, now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
 
   /** The sender's turn for a new message, or why not. */
   async function limit(actor: Actor): Promise<AppError | null> {
@@ -87,6 +110,31 @@ export function createChatService(deps: ChatDeps) {
     const s = await sessions.get(id);
     if (!s || !canView(actor, s)) throw notFound('session');
     return s;
+  }
+
+  /**
+   * The session as the send path sees it: kept in memory until a transition
+   * is stamped (see SessionCache for the window), with the seq this process
+   * stored last, which is newer than the kept copy's.
+   */
+  async function sessionToSend(actor: Actor, id: string): Promise<Session> {
+    const s = await sendable.get(id);
+    if (!s || !canView(actor, s)) throw notFound('session');
+    const last = seqHints.get(id) ?? 0;
+    return last > s.lastSeq ? { ...s, lastSeq: last } : s;
+  }
+
+  /**
+   * A compare-and-set on the session (SessionStore.transition), then its
+   * stamp, so that every instance's send path reads the session again. A
+   * refused one is stamped too: it may have rolled the stored session
+   * forward to a logged version it lacked.
+   */
+  async function transition(...args: Parameters<SessionStore['transition']>): Promise<Session | null> {
+    const updated = await sessions.transition(...args);
+    sendable.forget(args[0]);
+    await stamps.bumpSessionStamp(args[0]);
+    return updated;
   }
 
   /** Stores a message (or finds its earlier copy) and pushes it to the session's recipients. */
@@ -170,7 +218,7 @@ export function createChatService(deps: ChatDeps) {
     const s = await visibleSession(actor, id);
     if (s.state !== 'queued') throw conflict(s.state === 'active' ? 'session was already accepted' : `session is ${s.state}`);
     if (!(await accounts.claimSlot(actor.id, id))) throw conflict('you are at capacity: close or transfer a session first');
-    const updated = await sessions.transition(id, { from: ['queued'] }, { state: 'active', assigneeId: actor.id, acceptedAt: clock.now() });
+    const updated = await transition(id, { from: ['queued'] }, { state: 'active', assigneeId: actor.id, acceptedAt: clock.now() });
     if (!updated) {
       await accounts.releaseSlot(actor.id, id);
       throw conflict('session was already accepted');
@@ -190,10 +238,10 @@ export function createChatService(deps: ChatDeps) {
       if (input.toAgentId === actor.id) throw badRequest('cannot transfer a session to yourself');
       target = await requireAgent(s.siteId, input.toAgentId);
       if (!(await accounts.claimSlot(target.id, id))) throw conflict(`${target.name} is at capacity`);
-      updated = await sessions.transition(id, expect, { state: 'active', assigneeId: target.id, acceptedAt: clock.now() });
+      updated = await transition(id, expect, { state: 'active', assigneeId: target.id, acceptedAt: clock.now() });
       if (!updated) await accounts.releaseSlot(target.id, id);
     } else {
-      updated = await sessions.transition(id, expect, { state: 'queued', ...(actor.kind === 'agent' ? { returnedBy: actor.id } : {}) }, ['assigneeId']);
+      updated = await transition(id, expect, { state: 'queued', ...(actor.kind === 'agent' ? { returnedBy: actor.id } : {}) }, ['assigneeId']);
     }
     if (!updated) throw conflict('session changed meanwhile, reload it');
     if (actor.kind === 'agent') await accounts.releaseSlot(actor.id, id);
@@ -212,7 +260,7 @@ export function createChatService(deps: ChatDeps) {
     if (s.state === 'closed') throw conflict('session is already closed');
     if (closer.kind !== 'system' && !canClose(closer, s)) throw forbidden('only the visitor, the assigned agent or the bot may close');
     const expect = { from: [s.state], ...(s.assigneeId ? { assigneeId: s.assigneeId } : {}) };
-    const updated = await sessions.transition(id, expect, { state: 'closed', closedAt: clock.now() });
+    const updated = await transition(id, expect, { state: 'closed', closedAt: clock.now() });
     if (!updated) throw conflict('session changed meanwhile, reload it');
     const freed = s.state === 'active' && s.assigneeId ? s.assigneeId : undefined;
     if (freed) await accounts.releaseSlot(freed, id);
@@ -234,7 +282,7 @@ export function createChatService(deps: ChatDeps) {
   async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<Message> {
     if (input.text.trim() === '') throw badRequest('text must not be empty');
     if (input.text.length > limits.maxTextLength) throw tooLarge(`text exceeds ${limits.maxTextLength} characters`);
-    const s = await visibleSession(actor, id);
+    const s = await sessionToSend(actor, id);
     if (!canSend(actor, s)) {
       // A resend of a message stored just before the session changed still gets its original answer.
       const earlier = await messages.findByCid(id, actor.id, input.cid);
@@ -358,7 +406,7 @@ export function createChatService(deps: ChatDeps) {
       // an agent who handed a session back to the queue does not get it again automatically
       for (const agent of candidates.filter((c) => c.id !== next.returnedBy)) {
         if (!(await accounts.claimSlot(agent.id, next.id))) continue;
-        const updated = await sessions.transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
+        const updated = await transition(next.id, { from: ['queued'] }, { state: 'active', assigneeId: agent.id, acceptedAt: clock.now() });
         if (!updated) {
           await accounts.releaseSlot(agent.id, next.id);
           return true; // taken meanwhile: look at the queue again

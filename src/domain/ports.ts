@@ -68,8 +68,9 @@ export interface SessionStore {
   /**
    * Records that `seq` is stored (and sent by `senderId`, when a member sent
    * it): `lastSeq`, `lastActivityAt` and `sentSeq[senderId]` only move
-   * forward. The write may be gathered with later ones for a moment; this
-   * process's reads see it at once, other instances' reads shortly after, so
+   * forward. The write may be gathered with later ones for a few seconds
+   * (longer while the database is slow); this process's reads see it at once,
+   * other instances' reads once it is written, so
    * `lastSeq` may lag the store (never lead it): ask the message store where
    * exactness matters.
    */
@@ -113,6 +114,21 @@ export interface Fanout {
   toAccounts(accountIds: string[], push: Push): Promise<void>;
   /** every agent of the site (queue views) */
   toSiteAgents(siteId: string, push: Push): Promise<void>;
+}
+
+/**
+ * Change stamps of sessions, shared by every instance, so that an instance
+ * may keep a session it read and still learn of a transition made anywhere
+ * with one cheap look-up instead of a database read. A session's stamp
+ * changes with each transition: whoever made it bumps the stamp once the
+ * session store has it. A stamp never bumped (or expired, or lost with its
+ * server) reads as 0 and stays put until the next bump. A transition whose
+ * instance died before bumping goes unstamped: users bound that with a time
+ * to live of what they keep.
+ */
+export interface SessionStamps {
+  sessionStamp(sessionId: string): Promise<number>;
+  bumpSessionStamp(sessionId: string): Promise<void>;
 }
 
 export interface Presence {

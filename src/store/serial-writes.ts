@@ -10,10 +10,31 @@
  */
 import { KeyedQueue } from '../domain/keyed-queue.js';
 
-/** Runs `write` after every earlier write of the same document id in this process. */
-export type SerialWrites = <T>(id: string, write: () => Promise<T>) => Promise<T>;
+export interface SerialWrites {
+  /** Runs `write` after every earlier write of the same document id in this process. */
+  <T>(id: string, write: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `write` (one bulk statement over several documents) once every
+   * earlier write of each of `ids` is done, holding later writes of them until
+   * it is. Every caller queues on all its ids at once, so two of these never
+   * wait on each other in a cycle.
+   */
+  all<T>(ids: string[], write: () => Promise<T>): Promise<T>;
+}
 
 export function serialWrites(): SerialWrites {
   const queue = new KeyedQueue();
-  return (id, write) => queue.run(id, write);
+  const one = <T>(id: string, write: () => Promise<T>) => queue.run(id, write);
+  async function all<T>(ids: string[], write: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const turns = [...new Set(ids)].map((id) => new Promise<void>((ready) => void queue.run(id, () => (ready(), released))));
+    try {
+      await Promise.all(turns);
+      return await write();
+    } finally {
+      release();
+    }
+  }
+  return Object.assign(one, { all });
 }

@@ -37,4 +37,20 @@ describe('batched inserts', () => {
     await Promise.all(ids.map((id, n) => batcher.insert({ _id: id, n })));
     assert.equal(await col.countDocuments({ _id: { $in: ids } }), 50);
   });
+
+  it('inserts that come while a batch is being stored wait and leave together in the next one', async () => {
+    const sizes: number[] = [];
+    const counting = {
+      insertMany: (docs: Parameters<typeof col.insertMany>[0], options: Parameters<typeof col.insertMany>[1]) => {
+        sizes.push(docs.length);
+        return col.insertMany(docs, options);
+      },
+    } as unknown as typeof col;
+    const batcher = createInsertBatcher(counting);
+    const first = batcher.insert({ _id: 'gather-0', n: 0 });
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch has left, alone
+    const rest = Array.from({ length: 20 }, (_, i) => batcher.insert({ _id: `gather-${i + 1}`, n: i + 1 }));
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(sizes, [1, 20]);
+  });
 });

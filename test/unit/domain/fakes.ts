@@ -19,6 +19,7 @@ import type {
   Push,
   Scheduler,
   SessionFilter,
+  SessionStamps,
   SessionStore,
   SiteStore,
 } from '../../../src/domain/ports.js';
@@ -241,6 +242,16 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     },
   };
 
+  const stampCounts = new Map<string, number>();
+  const stamps: SessionStamps = {
+    async sessionStamp(sessionId) {
+      return stampCounts.get(sessionId) ?? 0;
+    },
+    async bumpSessionStamp(sessionId) {
+      stampCounts.set(sessionId, (stampCounts.get(sessionId) ?? 0) + 1);
+    },
+  };
+
   const chat = createChatService({
     sites: siteStore,
     accounts: accountStore,
@@ -251,6 +262,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     presence,
     scheduler,
     limiter,
+    stamps,
     clock,
     limits,
   });

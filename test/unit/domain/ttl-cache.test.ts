@@ -41,3 +41,26 @@ test('past its size it starts over instead of growing', async () => {
   await get('a');
   assert.equal(loads(), 4);
 });
+
+test('callers that miss while a load is under way share it', async () => {
+  let loads = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const cache = new TtlCache<number>(1000, () => 0);
+  const reads = Array.from({ length: 10 }, () =>
+    cache.get('a', async () => {
+      loads += 1;
+      await gate;
+      return 42;
+    }),
+  );
+  open();
+  assert.deepEqual(await Promise.all(reads), Array(10).fill(42));
+  assert.equal(loads, 1);
+});
+
+test('a failed load is not kept: the next get loads again', async () => {
+  const cache = new TtlCache<number>(1000, () => 0);
+  await assert.rejects(cache.get('a', () => Promise.reject(new Error('down'))), /down/);
+  assert.equal(await cache.get('a', async () => 7), 7);
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Session } from '../../../src/domain/model.js';
+import { SessionCache } from '../../../src/domain/session-cache.js';
+
+function setup() {
+  let now = 0;
+  const stamps = new Map<string, number>();
+  const stored = new Map<string, Session>();
+  let loads = 0;
+  let gate: Promise<void> | undefined;
+  const session = (id: string, state: Session['state']): Session => ({ id, siteId: 's', state, visitorId: 'v', lastSeq: 0, createdAt: new Date(0), lastActivityAt: new Date(0) });
+  const cache = new SessionCache({
+    async load(id) {
+      loads += 1;
+      const found = stored.get(id) ?? null;
+      await gate;
+      return found;
+    },
+    stamps: {
+      async sessionStamp(id) {
+        return stamps.get(id) ?? 0;
+      },
+      async bumpSessionStamp(id) {
+        stamps.set(id, (stamps.get(id) ?? 0) + 1);
+      },
+    },
+    now: () => now,
+    ttlMs: 5000,
+  });
+  /** a transition elsewhere: the store has it, then the stamp */
+  const change = async (id: string, state: Session['state']) => {
+    stored.set(id, session(id, state));
+    stamps.set(id, (stamps.get(id) ?? 0) + 1);
+  };
+  return {
+    cache,
+    stored,
+    session,
+    change,
+    loads: () => loads,
+    advance: (ms: number) => (now += ms),
+    hold: () => {
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
+  };
+}
+
+test('a session is read once and served from memory while nothing changed it', async () => {
+  const w = setup();
+  w.stored.set('a', w.session('a', 'active'));
+  for (let i = 0; i < 5; i++) assert.equal((await w.cache.get('a'))?.state, 'active');
+  assert.equal(w.loads(), 1);
+});
+
+test('a transition stamped anywhere is seen by the next get', async () => {
+  const w = setup();
+  w.stored.set('a', w.session('a', 'active'));
+  await w.cache.get('a');
+  await w.change('a', 'closed');
+  assert.equal((await w.cache.get('a'))?.state, 'closed');
+  assert.equal(w.loads(), 2);
+});
+
+test('a transition that was never stamped is seen once the time to live is up', async () => {
+  const w = setup();
+  w.stored.set('a', w.session('a', 'active'));
+  await w.cache.get('a');
+  w.stored.set('a', w.session('a', 'closed')); // its instance died before stamping
+  w.advance(2499); // entries expire in the second half of the TTL, spread so that they are not read again together
+  assert.equal((await w.cache.get('a'))?.state, 'active');
+  w.advance(2501);
+  assert.equal((await w.cache.get('a'))?.state, 'closed');
+});
+
+test('concurrent misses share one read', async () => {
+  const w = setup();
+  w.stored.set('a', w.session('a', 'queued'));
+  const release = w.hold();
+  const reads = Array.from({ length: 10 }, () => w.cache.get('a'));
+  release();
+  assert.ok((await Promise.all(reads)).every((s) => s?.state === 'queued'));
+  assert.equal(w.loads(), 1);
+});
+
+test('a read under way when the session changes is not kept', async () => {
+  const w = setup();
+  w.stored.set('a', w.session('a', 'active'));
+  const release = w.hold();
+  const early = w.cache.get('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  w.cache.forget('a'); // a local transition
+  w.stored.set('a', w.session('a', 'closed'));
+  release();
+  assert.equal((await early)?.state, 'active', 'the early reader gets what it read');
+  assert.equal((await w.cache.get('a'))?.state, 'closed', 'later readers read again');
+});
+
+test('an unknown session is not remembered', async () => {
+  const w = setup();
+  assert.equal(await w.cache.get('nope'), null);
+  w.stored.set('nope', w.session('nope', 'queued'));
+  assert.equal((await w.cache.get('nope'))?.state, 'queued');
+});
