@@ -63,7 +63,7 @@ export function createApi(token: string | null) {
     login: (email: string, password: string) => call<{ token: string; agent: Account }>('POST', '/auth/login', null, { email, password }),
     /** the queue and the caller's active sessions */
     sessions: () => call<{ sessions: SessionObject[] }>('GET', '/sessions', token),
-    session: (id: string) => call<{ session: SessionObject; visitor?: Account }>('GET', `/sessions/${encodeURIComponent(id)}`, token),
+    session: (id: string) => call<{ session: SessionObject; visitor?: Account; visitorReadSeq?: number }>('GET', `/sessions/${encodeURIComponent(id)}`, token),
     accept: (id: string) => call<{ session: SessionObject }>('POST', `/sessions/${encodeURIComponent(id)}/accept`, token, {}),
     transfer: (id: string, toAgentId?: string) => call<{ session: SessionObject }>('POST', `/sessions/${encodeURIComponent(id)}/transfer`, token, toAgentId ? { toAgentId } : {}),
     close: (id: string) => call<{ session: SessionObject }>('POST', `/sessions/${encodeURIComponent(id)}/close`, token, {}),

@@ -318,7 +318,11 @@ export class Controller {
         this.api.session(sid).catch(() => undefined),
         this.api.history(sid, 0, (page) => this.onMessages(sid, page, false)),
       ]);
-      if (details) this.updateConv(sid, (c) => ({ ...c, session: details.session, ...(details.visitor ? { visitor: details.visitor } : {}) }));
+      if (details) {
+        // the visitor's read position survives a reload of this page: live `read` events only move it on
+        const seen = details.visitorReadSeq ?? 0;
+        this.updateConv(sid, (c) => ({ ...c, session: details.session, ...(details.visitor ? { visitor: details.visitor } : {}), visitorReadSeq: Math.max(c.visitorReadSeq, seen) }));
+      }
     } catch (err) {
       if (!this.handleAuthError(err)) this.notice('error', `Could not load the conversation: ${errorText(err)}`);
     }

@@ -172,10 +172,11 @@ export function createChatService(deps: ChatDeps) {
   }
 
 
-  /** The visitor of a session the actor may see (the workbench shows who they talk to). */
-  async function sessionVisitor(actor: Actor, id: string): Promise<{ session: Session; visitor: Account | null }> {
+  /** The visitor of a session the actor may see, and how far they have read (the workbench shows both). */
+  async function sessionVisitor(actor: Actor, id: string): Promise<{ session: Session; visitor: Account | null; visitorReadSeq: number }> {
     const session = await visibleSession(actor, id);
-    return { session, visitor: await accounts.get(session.visitorId) };
+    const [visitor, cursor] = await Promise.all([accounts.get(session.visitorId), cursors.readSeqs(session.visitorId, [id])]);
+    return { session, visitor, visitorReadSeq: readPosition(session, session.visitorId, cursor.get(id) ?? 0) };
   }
 
   async function requireAgent(siteId: string, agentId: string): Promise<Account> {

@@ -67,16 +67,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['sessions'],
-        summary: 'One session, with its visitor (name, and for identified visitors userId and email)',
+        summary: "One session, with its visitor (name, and for identified visitors userId and email) and the visitor's read position",
         security: Bearer,
         params: Params,
-        response: { 200: Type.Object({ session: SessionSchema, visitor: Type.Optional(AccountSchema) }), ...errors(400, 401, 403, 404) },
+        response: { 200: Type.Object({ session: SessionSchema, visitor: Type.Optional(AccountSchema), visitorReadSeq: Type.Integer() }), ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const actor = await app.auth.requireActor(request, ['agent', 'visitor', 'bot']);
-      const { session, visitor } = await chat.sessionVisitor(actor, request.params.id);
-      return { session: toSessionObject(session), ...(visitor ? { visitor: publicAccount(visitor) } : {}) };
+      const { session, visitor, visitorReadSeq } = await chat.sessionVisitor(actor, request.params.id);
+      return { session: toSessionObject(session), ...(visitor ? { visitor: publicAccount(visitor) } : {}), visitorReadSeq };
     },
   );
 

@@ -3,6 +3,7 @@ import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { CursorStore } from '../domain/ports.js';
 import { isDuplicateKey } from './ids.js';
 import { serialWrites } from './serial-writes.js';
+import { createWriteLane, type WriteLane } from './write-lane.js';
 
 interface CursorDoc {
   _id: string;
@@ -13,7 +14,7 @@ interface CursorDoc {
 
 export const cursorIndexes: IndexDescription[] = [{ key: { accountId: 1 }, name: 'account' }];
 
-export function createCursorRepository(db: Db): CursorStore {
+export function createCursorRepository(db: Db, lane: WriteLane = createWriteLane()): CursorStore {
   const col: Collection<CursorDoc> = db.collection('cursors');
   const serial = serialWrites();
   return {
@@ -22,7 +23,7 @@ export function createCursorRepository(db: Db): CursorStore {
       for (let attempt = 0; ; attempt++) {
         try {
           const doc = await serial(_id, () =>
-            col.findOneAndUpdate({ _id }, { $max: { readSeq: seq }, $setOnInsert: { sessionId, accountId } }, { upsert: true, returnDocument: 'after' }),
+            lane.run(() => col.findOneAndUpdate({ _id }, { $max: { readSeq: seq }, $setOnInsert: { sessionId, accountId } }, { upsert: true, returnDocument: 'after' })),
           );
           return doc?.readSeq ?? seq;
         } catch (err) {

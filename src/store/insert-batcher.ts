@@ -12,6 +12,7 @@
  * insertMany of 100 costs about what 6 insertOne calls do.
  */
 import type { Collection, Document, MongoBulkWriteError, OptionalUnlessRequiredId } from 'mongodb';
+import { createWriteLane, type WriteLane } from './write-lane.js';
 
 interface Pending<T> {
   doc: T;
@@ -23,7 +24,15 @@ export interface InsertBatcher<T extends Document> {
   insert(doc: T): Promise<void>;
 }
 
-export function createInsertBatcher<T extends Document>(col: Collection<T>, maxBatch = 200): InsertBatcher<T> {
+export interface InsertBatcherOptions {
+  /** the lane this process's frequent writes share (write-lane.ts); a lane of its own by default */
+  lane?: WriteLane;
+  maxBatch?: number;
+}
+
+export function createInsertBatcher<T extends Document>(col: Collection<T>, opts: InsertBatcherOptions = {}): InsertBatcher<T> {
+  const lane = opts.lane ?? createWriteLane();
+  const maxBatch = opts.maxBatch ?? 200;
   const queue: Pending<T>[] = [];
   let scheduled = false;
   let storing = false;
@@ -50,9 +59,11 @@ export function createInsertBatcher<T extends Document>(col: Collection<T>, maxB
 
   async function store(batch: Pending<T>[]) {
     try {
-      await col.insertMany(
-        batch.map((p) => p.doc as OptionalUnlessRequiredId<T>),
-        { ordered: false },
+      await lane.run(() =>
+        col.insertMany(
+          batch.map((p) => p.doc as OptionalUnlessRequiredId<T>),
+          { ordered: false },
+        ),
       );
       for (const p of batch) p.resolve();
     } catch (err) {

@@ -19,6 +19,7 @@ import type { MessageStore } from '../domain/ports.js';
 import { unavailable } from '../errors.js';
 import { isDuplicateKey } from './ids.js';
 import { createInsertBatcher } from './insert-batcher.js';
+import { createWriteLane, type WriteLane } from './write-lane.js';
 
 type MessageDoc = Omit<Message, 'id'> & { _id: string };
 
@@ -32,10 +33,10 @@ export const messageIndexes: IndexDescription[] = [{ key: { sessionId: 1, 'from.
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-export function createMessageRepository(db: Db): MessageStore {
+export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane()): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, Message>();
-  const inserts = createInsertBatcher(col);
+  const inserts = createInsertBatcher(col, { lane });
 
   function remember(m: Message) {
     if (recent.size >= CID_CACHE_SIZE) recent.delete(recent.keys().next().value!);

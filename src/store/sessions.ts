@@ -21,6 +21,7 @@ import type { Session } from '../domain/model.js';
 import type { SessionFilter, SessionStore } from '../domain/ports.js';
 import { isDuplicateKey, newId } from './ids.js';
 import { serialWrites } from './serial-writes.js';
+import { createWriteLane, type WriteLane } from './write-lane.js';
 
 type SessionDoc = Omit<Session, 'id'> & { _id: string; version?: number };
 type Changeable = 'assigneeId' | 'botId';
@@ -61,9 +62,11 @@ const MAX_ATTEMPTS = 20;
 /**
  * how long lastSeq/activity updates are gathered into one write (at least):
  * an update costs FerretDB 2-3 ms of CPU, in a bulk or alone, so with many
- * sessions talking these writes, not the messages, would fill it
+ * sessions talking these writes, not the messages, would fill it. Measured
+ * at 1,000 msg/s over 100 sessions (with the write lane): p99 154 ms at 2 s,
+ * 65 ms at 5 s, 56 ms at 10 s.
  */
-const COALESCE_MS = 2000;
+const COALESCE_MS = 5000;
 /**
  * sessions per update statement of a flush. FerretDB 1.24 never answers an
  * update command of 100 or more; in a bulk an update still costs it 2-3 ms
@@ -73,7 +76,7 @@ const COALESCE_MS = 2000;
  */
 const MAX_BULK = 1;
 
-export function createSessionRepository(db: Db, onError: (err: unknown) => void): SessionStore & { flush(): Promise<void> } {
+export function createSessionRepository(db: Db, onError: (err: unknown) => void, lane: WriteLane = createWriteLane()): SessionStore & { flush(): Promise<void> } {
   const col: Collection<SessionDoc> = db.collection('sessions');
   const log: Collection<TransitionDoc> = db.collection('session_transitions');
   const open: Collection<OpenDoc> = db.collection('open_sessions');
@@ -135,7 +138,7 @@ export function createSessionRepository(db: Db, onError: (err: unknown) => void)
         try {
           await serial.all(
             part.map(([id]) => id),
-            () => col.bulkWrite(ops, { ordered: false }),
+            () => lane.run(() => col.bulkWrite(ops, { ordered: false }), { background: true }),
           );
         } catch (err) {
           onError(err);

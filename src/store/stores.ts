@@ -7,6 +7,7 @@ import { createMessageRepository, messageIndexes } from './messages.js';
 import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
+import { createWriteLane } from './write-lane.js';
 
 const INDEXES: Record<string, IndexDescription[]> = {
   sites: siteIndexes,
@@ -32,13 +33,14 @@ export async function ensureIndexes(db: Db): Promise<void> {
 export function createStores(db: Db, onError: (err: unknown) => void) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
+  const lane = createWriteLane();
   return {
     sites,
     accounts,
     directory: { ...sites, ...accounts },
-    sessions: createSessionRepository(db, onError),
-    messages: createMessageRepository(db),
-    cursors: createCursorRepository(db),
+    sessions: createSessionRepository(db, onError, lane),
+    messages: createMessageRepository(db, lane),
+    cursors: createCursorRepository(db, lane),
     credentials: createCredentialRepository(db),
   };
 }

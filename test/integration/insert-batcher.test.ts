@@ -32,7 +32,7 @@ describe('batched inserts', () => {
   });
 
   it('more inserts than one batch holds are all stored, each answered once', async () => {
-    const batcher = createInsertBatcher(col, 7);
+    const batcher = createInsertBatcher(col, { maxBatch: 7 });
     const ids = Array.from({ length: 50 }, (_, i) => `many-${i}`);
     await Promise.all(ids.map((id, n) => batcher.insert({ _id: id, n })));
     assert.equal(await col.countDocuments({ _id: { $in: ids } }), 50);

@@ -86,7 +86,7 @@ describe('the browser UI routes and what the widget asks of the API', () => {
     assert.equal((await api(service).get('/widget')).status, 400);
   });
 
-  it('keeps the page a visitor started from, and shows agents who the visitor is', async () => {
+  it('keeps the page a visitor started from, and shows agents who the visitor is and how far they read', async () => {
     const visitor = await createVisitor(service, site, { userId: 'u-42', name: 'Ada', hash: identityHash('u-42', site.identitySecret) });
     const page = { url: 'https://shop.example/cart?step=2', title: 'Your cart' };
     const started = await api(service, visitor.token).post('/sessions', { page });
@@ -98,6 +98,10 @@ describe('the browser UI routes and what the widget asks of the API', () => {
     assert.deepEqual(seen.body.session.page, page);
     assert.equal(seen.body.visitor.name, 'Ada');
     assert.equal(seen.body.visitor.userId, 'u-42');
+    assert.equal(seen.body.visitorReadSeq, 0);
+    // the visitor reads the "started" line: agents see how far they read, even after a reload
+    assert.equal((await api(service, visitor.token).post(`/sessions/${started.body.session.id}/read`, { seq: 1 })).status, 200);
+    assert.equal((await api(service, agent.token).get(`/sessions/${started.body.session.id}`)).body.visitorReadSeq, 1);
   });
 
   it('refuses a start page that is not an http(s) URL, and starts nothing', async () => {
