@@ -11,6 +11,8 @@ export interface TargetProcess {
   pid: number;
   url: string;
   wsUrl: string;
+  /** the process's inspector (ws://127.0.0.1:<port>/<id>), for bench/heap.ts */
+  inspectorUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -26,7 +28,8 @@ export async function startProcess(opts: {
   env: Record<string, string>;
   log: (line: string) => void;
 }): Promise<TargetProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
+  // the inspector (on a port of its own choosing, loopback only) lets the idle scenario read the live heap
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '--import', 'tsx', opts.entry], {
     cwd: rootDir,
     env: { ...process.env, ...opts.env, HOST: '127.0.0.1', PORT: String(opts.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +46,7 @@ export async function startProcess(opts: {
     await stop();
     throw err;
   }
-  return { pid: child.pid!, url, wsUrl: `ws://127.0.0.1:${opts.port}/ws`, stop };
+  return { pid: child.pid!, url, wsUrl: `ws://127.0.0.1:${opts.port}/ws`, inspectorUrl: output.inspectorUrl(), stop };
 }
 
 /**
@@ -54,9 +57,16 @@ export async function startProcess(opts: {
 function captureOutput(child: ChildProcess, log: (line: string) => void) {
   const lines: string[] = [];
   let logged = 0;
+  let inspector: string | undefined;
   const collect = (forward: boolean) => (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line.trim() === '') continue;
+      const listening = /^Debugger listening on (ws:\/\/\S+)/.exec(line);
+      if (listening) {
+        inspector = listening[1];
+        continue;
+      }
+      if (/^For help, see: https:\/\/nodejs.org\/en\/docs\/inspector/.test(line)) continue;
       lines.push(line);
       if (lines.length > 30) lines.shift();
       // an overloaded target can log one error per frame: show the first few, count the rest
@@ -65,7 +75,7 @@ function captureOutput(child: ChildProcess, log: (line: string) => void) {
   };
   child.stdout?.on('data', collect(true));
   child.stderr?.on('data', collect(false));
-  return { tail: () => lines.join('\n'), unshown: () => Math.max(0, logged - FORWARDED_LINES) };
+  return { tail: () => lines.join('\n'), unshown: () => Math.max(0, logged - FORWARDED_LINES), inspectorUrl: () => inspector };
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, tail: () => string, timeoutMs = 60_000): Promise<void> {

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
 import { type CpuMeter, type CpuShare, sample } from './proc.js';
 import { withTimeout } from './load.js';
+import { liveHeapBytes } from './heap.js';
 import type { Target } from './target.js';
 
 export interface IdleResult {
@@ -22,6 +23,10 @@ export interface IdleResult {
   rssBeforeBytes: number;
   rssAfterBytes: number;
   bytesPerConnection: number;
+  /** live heap after a full GC, before connecting and while held (bench/heap.ts); absent without an inspector */
+  heapBeforeBytes?: number;
+  heapHeldBytes?: number;
+  heapPerConnection?: number;
   /** while connecting: what authentication costs, and where */
   connectCpu: CpuShare[];
   /** during the hold: what the heartbeats cost */
@@ -40,6 +45,7 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
   const tokens = await target.idleTokens(opts.count);
   opts.log(`${target.name}: ${tokens.length} tokens in ${((performance.now() - tokensStart) / 1000).toFixed(1)} s`);
   await sleep(1000);
+  const heapBefore = await liveHeap(proc.inspectorUrl, opts.log);
   const before = sample(proc.pid);
   if (!before) throw new Error('the idle scenario needs /proc to read the target process memory');
 
@@ -82,6 +88,7 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       if (s) rss.push(s.rssBytes);
     }
     holdCpu.stop();
+    const heapHeld = await liveHeap(proc.inspectorUrl, opts.log);
     rss.sort((a, b) => a - b);
     const after = rss[Math.floor(rss.length / 2)] ?? before.rssBytes;
     return {
@@ -92,11 +99,25 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       rssBeforeBytes: before.rssBytes,
       rssAfterBytes: after,
       bytesPerConnection: (after - before.rssBytes) / opts.count,
+      ...(heapBefore !== undefined && heapHeld !== undefined
+        ? { heapBeforeBytes: heapBefore, heapHeldBytes: heapHeld, heapPerConnection: (heapHeld - heapBefore) / opts.count }
+        : {}),
       connectCpu: connectCpu.stop(),
       holdCpu: holdCpu.stop(),
     };
   } finally {
     next = tokens.length; // after a failure, the other openers stop too
     for (const c of clients) c.close();
+  }
+}
+
+/** The live heap, or undefined (said in the log) when the process has no inspector or it does not answer. */
+async function liveHeap(inspectorUrl: string | undefined, log: (line: string) => void): Promise<number | undefined> {
+  if (!inspectorUrl) return undefined;
+  try {
+    return await liveHeapBytes(inspectorUrl);
+  } catch (err) {
+    log(`live heap not measured: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
   }
 }

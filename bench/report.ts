@@ -143,7 +143,7 @@ function idleSection(rep: Report): string[] {
     '',
     `Idle: ${n} authenticated connections on one process of each target, held ${rep.holdS} s with heartbeats every ${rep.heartbeatS} s`,
     grid(
-      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'per connection', 'CPU while connecting | while held'],
+      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'RSS per conn.', 'live heap per conn.', 'CPU while connecting | while held'],
       [...rep.idle].map(([name, i]) => [
         name,
         `${i.held}/${i.connections}`,
@@ -152,6 +152,7 @@ function idleSection(rep: Report): string[] {
         mb(i.rssBeforeBytes),
         mb(i.rssAfterBytes),
         `${(i.bytesPerConnection / 1024).toFixed(1)} KB`,
+        i.heapPerConnection === undefined ? 'n/a' : `${(i.heapPerConnection / 1024).toFixed(1)} KB`,
         `${busy(i.connectCpu)} | ${busy(i.holdCpu)}`,
       ]),
     ),
@@ -170,6 +171,9 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
     }
     const value = ours.bytesPerConnection / b.bytesPerConnection;
     rows.push([what, value.toFixed(2), bar, bar ? (value <= 1.5 ? 'met' : 'NOT met') : '']);
+    if (ours.heapPerConnection !== undefined && b.heapPerConnection !== undefined) {
+      rows.push([`  live heap per idle connection ÷ ${base.toUpperCase()}`, (ours.heapPerConnection / b.heapPerConnection).toFixed(2), '', '']);
+    }
   }
   rows.push(rateRow('sustainable rate ÷ R1', '≥ 0.6', 0.6, sustained.get('ours'), sustained.get('r1')));
   if (sustained.has('r0')) rows.push(rateRow('sustainable rate ÷ R0', '', 0, sustained.get('ours'), sustained.get('r0')));
