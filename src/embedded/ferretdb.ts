@@ -1,7 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../project-root.js';
 import { spawnLogged, which } from './process.js';
 
@@ -54,6 +53,7 @@ export async function ensureFerretdbBinary(opts: { log: (line: string) => void }
     throw new Error(`building FerretDB failed (exit ${build.child.exitCode ?? build.child.signalCode}):\n${build.tail()}`);
   }
   await rename(partial, binary);
+  await writeFile(stampPath(binary), BUILD_STAMP);
   opts.log(`FerretDB built: ${binary}`);
   return binary;
 }
@@ -71,6 +71,9 @@ export async function ensureFerretdbBinary(opts: { log: (line: string) => void }
 const ID_COLUMN_FILE = join('internal', 'backends', 'sqlite', 'metadata', 'metadata.go');
 const ID_COLUMN_BEFORE = `IDColumn = DefaultColumn + "->'$._id'"`;
 const ID_COLUMN_AFTER = 'IDColumn = DefaultColumn + `->"_id"`';
+/** what the binary was built from: a different stamp (another version or patch) rebuilds it */
+const BUILD_STAMP = `${FERRETDB_VERSION} + ${ID_COLUMN_AFTER}\n`;
+const stampPath = (binary: string) => `${binary}.built-from`;
 
 /**
  * A copy of the FerretDB module with the patch above, under `.tools`, and a
@@ -117,7 +120,7 @@ async function chmodTree(dir: string): Promise<void> {
   }
 }
 
-/** Built, and not older than the wrapper's sources or this file (a pulled change or a new patch rebuilds it). */
+/** Built with today's patch (its stamp file says so), and not older than the wrapper's sources (a pulled change rebuilds it). */
 async function isUpToDate(binary: string, source: string): Promise<boolean> {
   try {
     await access(binary, fsConstants.X_OK);
@@ -125,7 +128,7 @@ async function isUpToDate(binary: string, source: string): Promise<boolean> {
     for (const file of ['main.go', 'go.mod', 'go.sum']) {
       if ((await stat(join(source, file))).mtimeMs > built) return false;
     }
-    if ((await stat(fileURLToPath(import.meta.url))).mtimeMs > built) return false;
+    if ((await readFile(stampPath(binary), 'utf8').catch(() => '')) !== BUILD_STAMP) return false;
     return true;
   } catch {
     return false;
