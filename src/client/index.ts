@@ -8,6 +8,7 @@ export { Emitter } from './emitter.js';
 export type { Listener } from './emitter.js';
 export { Outbox } from './outbox.js';
 export type { OutboxOptions, PendingSend } from './outbox.js';
+export { RestError, restCall, restHistory } from './rest.js';
 export { parseServerFrame } from './server-frames.js';
 export type { ParsedFrame } from './server-frames.js';
 export { SessionStream } from './session-stream.js';
