@@ -85,8 +85,8 @@ export function createChatService(deps: ChatDeps) {
   const seqHints = new Map<string, number>();
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
-  // The session of every message: a database read per message would cost as much as storing it.
-  const sendable = new SessionCache({ load: (id) => sessions.get(id), stamps, now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
+  // The session of every message, read mark and typing frame: a database read each would cost as much as storing a message.
+  const liveSessions = new SessionCache({ load: (id) => sessions.get(id), stamps, now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
 
   /** The sender's turn for a new message, or why not. */
   async function limit(actor: Actor): Promise<AppError | null> {
@@ -113,12 +113,12 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /**
-   * The session as the send path sees it: kept in memory until a transition
-   * is stamped (see SessionCache for the window), with the seq this process
-   * stored last, which is newer than the kept copy's.
+   * The session as the per-frame paths (send, read, typing) see it: kept in
+   * memory until a transition is stamped (see SessionCache for the window),
+   * with the seq this process stored last, which is newer than the kept copy's.
    */
-  async function sessionToSend(actor: Actor, id: string): Promise<Session> {
-    const s = await sendable.get(id);
+  async function liveSession(actor: Actor, id: string): Promise<Session> {
+    const s = await liveSessions.get(id);
     if (!s || !canView(actor, s)) throw notFound('session');
     const last = seqHints.get(id) ?? 0;
     return last > s.lastSeq ? { ...s, lastSeq: last } : s;
@@ -132,7 +132,7 @@ export function createChatService(deps: ChatDeps) {
    */
   async function transition(...args: Parameters<SessionStore['transition']>): Promise<Session | null> {
     const updated = await sessions.transition(...args);
-    sendable.forget(args[0]);
+    liveSessions.forget(args[0]);
     await stamps.bumpSessionStamp(args[0]);
     return updated;
   }
@@ -283,7 +283,7 @@ export function createChatService(deps: ChatDeps) {
   async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<Message> {
     if (input.text.trim() === '') throw badRequest('text must not be empty');
     if (input.text.length > limits.maxTextLength) throw tooLarge(`text exceeds ${limits.maxTextLength} characters`);
-    const s = await sessionToSend(actor, id);
+    const s = await liveSession(actor, id);
     if (!canSend(actor, s)) {
       // A resend of a message stored just before the session changed still gets its original answer.
       const earlier = await messages.findByCid(id, actor.id, input.cid);
@@ -304,7 +304,7 @@ export function createChatService(deps: ChatDeps) {
   }
 
   async function markRead(actor: Actor, id: string, seq: number): Promise<number> {
-    const s = await visibleSession(actor, id);
+    const s = await liveSession(actor, id);
     if (!isMember(actor, s)) throw forbidden('only participants have a read cursor');
     const known = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
     // the session record may lag the store (another instance stored more): ask the store before clamping
@@ -320,7 +320,7 @@ export function createChatService(deps: ChatDeps) {
   }
 
   async function typing(actor: Actor, id: string): Promise<void> {
-    const s = await visibleSession(actor, id);
+    const s = await liveSession(actor, id);
     if (!isMember(actor, s) || s.state === 'closed') throw forbidden('only participants of an open session type');
     const others = recipients(s).filter((x) => x !== actor.id);
     await fanout.toAccounts(others, { kind: 'event', sid: id, name: 'typing', data: { from: { id: actor.id, kind: actor.kind, name: actor.name } } });
