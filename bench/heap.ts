@@ -7,7 +7,16 @@
  */
 import WebSocket from 'ws';
 
-export async function liveHeapBytes(inspectorUrl: string, timeoutMs = 60_000): Promise<number> {
+/** process.memoryUsage() after a full GC, in bytes */
+export interface LiveMemory {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export async function liveMemory(inspectorUrl: string, timeoutMs = 60_000): Promise<LiveMemory> {
   const ws = new WebSocket(inspectorUrl);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -34,10 +43,10 @@ export async function liveHeapBytes(inspectorUrl: string, timeoutMs = 60_000): P
     // twice: objects with finalizers and weak references need a second pass to go
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.collectGarbage');
-    const used = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
-    const value = used.result?.value;
-    if (typeof value !== 'number') throw new Error('inspector: no heapUsed in the answer');
-    return value;
+    const usage = await call('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true });
+    const value = usage.result?.value as Partial<LiveMemory> | undefined;
+    if (typeof value?.heapUsed !== 'number') throw new Error('inspector: no memoryUsage in the answer');
+    return value as LiveMemory;
   } finally {
     ws.close();
   }

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
 import { type CpuMeter, type CpuShare, sample } from './proc.js';
 import { withTimeout } from './load.js';
-import { liveHeapBytes } from './heap.js';
+import { type LiveMemory, liveMemory } from './heap.js';
 import type { Target } from './target.js';
 
 export interface IdleResult {
@@ -88,9 +88,9 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       if (s) rss.push(s.rssBytes);
     }
     holdCpu.stop();
+    opts.log(`  RSS while held, every ${SAMPLE_EVERY_MS / 1000} s: ${rss.map((b) => Math.round(b / 1048576)).join(' ')} MB`);
     const heapHeld = await liveHeap(proc.inspectorUrl, opts.log);
-    rss.sort((a, b) => a - b);
-    const after = rss[Math.floor(rss.length / 2)] ?? before.rssBytes;
+    const after = [...rss].sort((a, b) => a - b)[Math.floor(rss.length / 2)] ?? before.rssBytes;
     return {
       connections: opts.count,
       held: clients.filter((c) => c.state === 'connected').length,
@@ -115,9 +115,15 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
 async function liveHeap(inspectorUrl: string | undefined, log: (line: string) => void): Promise<number | undefined> {
   if (!inspectorUrl) return undefined;
   try {
-    return await liveHeapBytes(inspectorUrl);
+    const m = await liveMemory(inspectorUrl);
+    log(`  after a full GC: ${describe(m)}`);
+    return m.heapUsed;
   } catch (err) {
     log(`live heap not measured: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
 }
+
+const MB = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+const describe = (m: LiveMemory) =>
+  `rss ${MB(m.rss)}, heap ${MB(m.heapUsed)} used of ${MB(m.heapTotal)}, external ${MB(m.external)} (array buffers ${MB(m.arrayBuffers)})`;

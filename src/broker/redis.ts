@@ -53,7 +53,7 @@ interface Channel {
   ready: Promise<void>;
 }
 
-interface Held {
+interface Members {
   accountKey: string;
   accountMember: string;
   siteKey?: string;
@@ -68,7 +68,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   const keyTtlMs = 2 * ttl;
 
   const channels = new Map<string, Channel>();
-  const held = new Map<string, Held>();
+  /** this instance's connections in presence, by connection id (keys and members are built when written: they would cost memory on every idle connection) */
+  const held = new Map<string, PresenceAccount>();
   /** presence keys this instance pruned lately, and when */
   const pruned = new Map<string, number>();
   let closed = false;
@@ -150,8 +151,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     };
   }
 
-  function membersOf(account: PresenceAccount, connectionId: string): Held {
-    const entry: Held = {
+  function membersOf(account: PresenceAccount, connectionId: string): Members {
+    const entry: Members = {
       accountKey: keys.presenceAccount(account.id),
       accountMember: `${instanceId}${SEP}${connectionId}`,
     };
@@ -176,7 +177,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
         if (list) list.push(member);
         else byKey.set(key, [member]);
       };
-      for (const h of held.values()) {
+      for (const [connectionId, account] of held) {
+        const h = membersOf(account, connectionId);
         add(h.accountKey, h.accountMember);
         if (h.siteKey && h.siteMember) add(h.siteKey, h.siteMember);
       }
@@ -225,7 +227,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       const h = membersOf(account, connectionId);
       const pipeline = redis.pipeline();
       if (delta > 0) {
-        held.set(connectionId, h);
+        held.set(connectionId, account);
         const expiry = now() + ttl;
         pipeline.zadd(h.accountKey, expiry, h.accountMember).pexpire(h.accountKey, keyTtlMs);
         if (h.siteKey && h.siteMember) pipeline.zadd(h.siteKey, expiry, h.siteMember).pexpire(h.siteKey, keyTtlMs);
@@ -271,7 +273,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       closed = true;
       clearInterval(timer);
       const goodbye = redis.pipeline();
-      for (const h of held.values()) {
+      for (const [connectionId, account] of held) {
+        const h = membersOf(account, connectionId);
         goodbye.zrem(h.accountKey, h.accountMember);
         if (h.siteKey && h.siteMember) goodbye.zrem(h.siteKey, h.siteMember);
       }

@@ -16,11 +16,10 @@ import { CLOSE } from '../protocol/codes.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { toMsgFrameOf } from '../protocol/serialize.js';
 import { SendOrder } from './send-order.js';
-import { WaitAck } from './wait-ack.js';
+import { WaitAck, type WaitAckOptions } from './wait-ack.js';
 
 export interface ConnectionOptions {
-  ackTimeoutMs: number;
-  maxRetries: number;
+  waitAck: WaitAckOptions;
   /** close the connection (1013) when this many bytes wait in its send buffer */
   maxBufferedBytes: number;
   /** messages after `after` of a session, ascending (the store) */
@@ -35,13 +34,17 @@ export class Connection {
   readonly id: string;
   actor: Actor | undefined;
   lastHeard: number;
-  /** per followed session, the next seq to push (created on first use: most idle connections follow none) */
+  /** closes the connection if no auth frame comes in time; cleared by the first frame */
+  authTimer: NodeJS.Timeout | undefined;
+  // Created on first use, like everything below that is per session: an idle
+  // connection follows nothing, is owed no ack and never had a send refused,
+  // and ten thousand of them should cost no more than their sockets.
+  /** per followed session, the next seq to push */
   private next: Map<string, number> | undefined;
-  private readonly pushes = new KeyedQueue();
-  readonly inbound = new KeyedQueue();
-  /** holds later sends of a session behind a refused one */
-  readonly sendOrder: SendOrder;
-  readonly waitAck: WaitAck;
+  private pushQueue: KeyedQueue | undefined;
+  private inboundQueue: KeyedQueue | undefined;
+  private order: SendOrder | undefined;
+  private waiting: WaitAck | undefined;
   private closed = false;
 
   constructor(
@@ -51,8 +54,21 @@ export class Connection {
   ) {
     this.id = id;
     this.lastHeard = opts.now();
-    this.waitAck = new WaitAck({ timeoutMs: opts.ackTimeoutMs, maxRetries: opts.maxRetries });
-    this.sendOrder = new SendOrder(opts.now);
+  }
+
+  /** this connection's frames of one session, one at a time */
+  get inbound(): KeyedQueue {
+    return (this.inboundQueue ??= new KeyedQueue());
+  }
+
+  /** holds later sends of a session behind a refused one */
+  get sendOrder(): SendOrder {
+    return (this.order ??= new SendOrder(this.opts.now));
+  }
+
+  authDone(): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   get isOpen(): boolean {
@@ -82,7 +98,7 @@ export class Connection {
   /** Pushes a stored message in seq order, filling any gap from the store first. */
   deliver(message: Message): Promise<void> {
     const sid = message.sessionId;
-    return this.pushes.run(sid, async () => {
+    return (this.pushQueue ??= new KeyedQueue()).run(sid, async () => {
       if (!this.isOpen) return;
       const next = this.next?.get(sid) ?? message.seq;
       if (message.seq < next) return;
@@ -102,17 +118,18 @@ export class Connection {
   private push(m: Message): void {
     const frame = JSON.stringify(toMsgFrameOf(m));
     (this.next ??= new Map()).set(m.sessionId, m.seq + 1);
-    this.waitAck.add(m.sessionId, m.seq, frame, this.opts.now());
+    (this.waiting ??= new WaitAck(this.opts.waitAck)).add(m.sessionId, m.seq, frame, this.opts.now());
     this.sendRaw(frame);
   }
 
   ack(sid: string, seq: number): void {
-    this.waitAck.ack(sid, seq, this.opts.now());
+    this.waiting?.ack(sid, seq, this.opts.now());
   }
 
   /** Resends what waits too long for an ack; false when the client stopped acking altogether. */
   retransmit(): boolean {
-    const due = this.waitAck.due(this.opts.now());
+    if (!this.waiting) return true;
+    const due = this.waiting.due(this.opts.now());
     if (due.giveUp) return false;
     for (const { frames } of due.resend) for (const f of frames) this.sendRaw(f);
     return true;

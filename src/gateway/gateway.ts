@@ -3,8 +3,7 @@
  * domain operations, routes broker pushes to this instance's connections, and
  * keeps connections honest (heartbeats, retransmits, shutdown).
  */
-import { randomUUID } from 'node:crypto';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Broker, Unsubscribe } from '../broker/broker.js';
 import type { ChatService } from '../domain/chat.js';
 import type { Actor } from '../domain/model.js';
@@ -32,6 +31,10 @@ export interface GatewayOptions {
   refuseSend?: () => AppError | null;
 }
 
+/** the socket's Connection, for the shared listeners */
+const CONNECTION = Symbol('connection');
+type Socket = WebSocket & { [CONNECTION]?: Connection };
+
 interface Holder {
   connections: Set<Connection>;
   unsubscribe: Promise<Unsubscribe[]>;
@@ -49,11 +52,12 @@ export class Gateway {
 
   /** shared by every connection: per-connection closures would cost memory on each idle socket */
   private readonly connectionOptions: ConnectionOptions;
+  private readonly listeners = this.socketListeners();
+  private connectionSeq = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     this.connectionOptions = {
-      ackTimeoutMs: opts.ackTimeoutMs,
-      maxRetries: opts.maxRetries,
+      waitAck: { timeoutMs: opts.ackTimeoutMs, maxRetries: opts.maxRetries },
       maxBufferedBytes: opts.maxBufferedBytes,
       fetchAfter: (sid, after, limit) => opts.chat.range(sid, after, limit),
       onError: (err, context, connId) => opts.log.warn({ err, context, conn: connId }, 'connection error'),
@@ -69,57 +73,71 @@ export class Gateway {
 
   /** Takes a freshly upgraded socket: it must authenticate within `authTimeoutMs`. */
   accept(ws: WebSocket): void {
-    const conn = new Connection(ws, randomUUID(), this.connectionOptions);
+    // a counter, not a UUID: short ids are flat strings (a UUID is a chain of
+    // ~20 string pieces), and presence qualifies them with the instance id
+    const conn = new Connection(ws, (++this.connectionSeq).toString(36), this.connectionOptions);
     if (this.draining) {
       conn.close(CLOSE.GOING_AWAY, 'instance is going away');
       return;
     }
     this.all.add(conn);
-    // cleared and dropped once the auth frame came: the listeners below would otherwise keep the timer object alive
-    let authTimer: NodeJS.Timeout | undefined = setTimeout(() => conn.close(CLOSE.UNAUTHORIZED, 'no auth frame in time'), this.opts.authTimeoutMs);
-    const authDone = () => {
-      clearTimeout(authTimer);
-      authTimer = undefined;
-    };
+    conn.authTimer = setTimeout(() => conn.close(CLOSE.UNAUTHORIZED, 'no auth frame in time'), this.opts.authTimeoutMs);
+    (ws as Socket)[CONNECTION] = conn;
+    ws.on('message', this.listeners.message);
+    ws.on('pong', this.listeners.pong);
+    ws.on('close', this.listeners.close);
+    ws.on('error', this.listeners.error);
+  }
 
-    ws.on('message', (data, isBinary) => {
-      conn.lastHeard = Date.now();
-      if (isBinary) {
-        conn.send({ t: 'error', code: 'bad_request', message: 'frames must be JSON text' });
+  /** The listeners of every socket, shared: per-socket closures would cost memory on each idle connection. */
+  private socketListeners() {
+    const gateway = this;
+    return {
+      message(this: Socket, data: RawData, isBinary: boolean) {
+        gateway.received(this[CONNECTION]!, data, isBinary);
+      },
+      pong(this: Socket) {
+        this[CONNECTION]!.lastHeard = Date.now();
+      },
+      close(this: Socket) {
+        const conn = this[CONNECTION]!;
+        conn.authDone();
+        void gateway.detach(conn);
+      },
+      error(this: Socket, err: Error) {
+        gateway.opts.log.warn({ err, conn: this[CONNECTION]!.id }, 'socket error');
+      },
+    };
+  }
+
+  private received(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.lastHeard = Date.now();
+    if (isBinary) {
+      conn.send({ t: 'error', code: 'bad_request', message: 'frames must be JSON text' });
+      return;
+    }
+    const decoded = decodeClientFrame(data.toString(), this.opts.maxFrameBytes);
+    if (!decoded.ok && !conn.actor) {
+      conn.authDone();
+      conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.ref ? { ref: decoded.ref } : {}) });
+      conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be a valid auth frame');
+      return;
+    }
+    if (!decoded.ok) {
+      conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.cid ? { cid: decoded.cid } : {}), ...(decoded.ref ? { ref: decoded.ref } : {}) });
+      return;
+    }
+    const frame = decoded.frame;
+    if (!conn.actor) {
+      conn.authDone();
+      if (frame.t !== 'auth') {
+        conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be auth');
         return;
       }
-      const decoded = decodeClientFrame(data.toString(), this.opts.maxFrameBytes);
-      if (!decoded.ok && !conn.actor) {
-        authDone();
-        conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.ref ? { ref: decoded.ref } : {}) });
-        conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be a valid auth frame');
-        return;
-      }
-      if (!decoded.ok) {
-        conn.send({ t: 'error', code: decoded.code, message: decoded.message, ...(decoded.cid ? { cid: decoded.cid } : {}), ...(decoded.ref ? { ref: decoded.ref } : {}) });
-        return;
-      }
-      const frame = decoded.frame;
-      if (!conn.actor) {
-        if (frame.t !== 'auth') {
-          authDone();
-          conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be auth');
-          return;
-        }
-        authDone();
-        void this.authenticate(conn, frame.token);
-        return;
-      }
-      void this.handle(conn, conn.actor, frame);
-    });
-    ws.on('pong', () => {
-      conn.lastHeard = Date.now();
-    });
-    ws.on('close', () => {
-      authDone();
-      void this.detach(conn);
-    });
-    ws.on('error', (err) => this.opts.log.warn({ err, conn: conn.id }, 'socket error'));
+      void this.authenticate(conn, frame.token);
+      return;
+    }
+    void this.handle(conn, conn.actor, frame);
   }
 
   private async authenticate(conn: Connection, token: string): Promise<void> {
