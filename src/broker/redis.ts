@@ -7,19 +7,30 @@
  * command connection, so one instance's pushes reach every subscriber in the
  * order it published them.
  *
- * Presence is one sorted set per account (and one per site for its agents)
- * whose members are connections and whose scores are expiry times (ms since
- * the epoch, by the writing instance's clock: instances' clocks must agree
- * to well within the TTL). An instance re-scores everything it holds every
- * TTL/3 in one pipeline; readers count only members that have not expired,
- * and prune expired ones now and then. So an instance that dies without a
- * goodbye drops out of presence within one TTL, and one that was only cut
- * off for a while puts its connections back on its next refresh.
+ * Presence is one set per account (and one per site for its agents) whose
+ * members are connections, each naming the instance that holds it (keys.ts).
+ * A member is written when its connection opens and removed when it closes,
+ * nothing in between. Whether an instance is alive is one key of its own,
+ * set with PX = the presence TTL and refreshed every TTL/3 by one command, so
+ * the periodic cost of an instance does not grow with its connections.
+ * Readers count only members whose instance key exists, and remove the
+ * others as they meet them, in one script (one round trip). So an instance
+ * that dies without a goodbye drops out of presence within one TTL.
+ *
+ * An instance whose refresh finds its key gone (it was cut off from Redis or
+ * blocked for longer than the TTL, or Redis lost its data) has maybe been
+ * pruned: it writes all its members again, a few hundred per pipeline. The
+ * sets expire a day after their last addition (so that the members of dead
+ * instances that nobody reads do not stay forever), and every instance
+ * writes all its members again every quarter of that, so connections that
+ * stay open for days stay in. Opens and closes that arrive while a presence
+ * write is on its way are gathered into the next one, so a storm of
+ * connections costs a few pipelines, not one each.
  *
  * A session stamp is a counter (INCR) under its own key, whose expiry each
  * bump pushes a day out.
  */
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
 import type { Broker, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
 import { decodePush, encodePush } from './codec.js';
@@ -27,6 +38,81 @@ import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
 
 /** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
 const STAMP_TTL_MS = 24 * 3600_000;
+/** a presence set outlives its last addition by this, unless told otherwise */
+const PRESENCE_KEY_TTL_MS = 24 * 3600_000;
+/** connections per pipeline when an instance writes all its members again (and when it says goodbye) */
+const CHUNK = 250;
+/** presence writes (opens and closes) per pipeline at most */
+const MAX_WRITE_BATCH = 500;
+/** setInterval's longest delay */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /**
+     * PRESENCE_LIVE_LUA: the live members of a presence set (those whose
+     * instance key exists); the others are removed. `count`: how many;
+     * `agents`: the distinct agent ids of a site's agents set.
+     */
+    presenceLive(setKey: string, instanceKeyPrefix: string, mode: 'count' | 'agents'): Result<number | string[], Context>;
+  }
+}
+
+/**
+ * KEYS[1] a presence set; ARGV[1] the instance keys' prefix (the key of
+ * instance `i` is ARGV[1]..i); ARGV[2] `count` (members `<instance>|<conn>`)
+ * or `agents` (members `<agent>|<instance>|<conn>`). Each instance is looked
+ * up once. Members of instances whose key is gone, and members that do not
+ * parse, are removed.
+ */
+const PRESENCE_LIVE_LUA = `
+local members = redis.call('SMEMBERS', KEYS[1])
+local agentsMode = ARGV[2] == 'agents'
+local alive = {}
+local dead = {}
+local agents = {}
+local seen = {}
+local count = 0
+for _, m in ipairs(members) do
+  local instance, agent
+  local first = string.find(m, '${SEP}', 1, true)
+  if first then
+    if agentsMode then
+      local second = string.find(m, '${SEP}', first + 1, true)
+      if second then
+        agent = string.sub(m, 1, first - 1)
+        instance = string.sub(m, first + 1, second - 1)
+      end
+    else
+      instance = string.sub(m, 1, first - 1)
+    end
+  end
+  local live = false
+  if instance then
+    live = alive[instance]
+    if live == nil then
+      live = redis.call('EXISTS', ARGV[1] .. instance) == 1
+      alive[instance] = live
+    end
+  end
+  if live then
+    count = count + 1
+    if agent and not seen[agent] then
+      seen[agent] = true
+      agents[#agents + 1] = agent
+    end
+  else
+    dead[#dead + 1] = m
+  end
+end
+for i = 1, #dead, 1000 do
+  redis.call('SREM', KEYS[1], unpack(dead, i, math.min(i + 999, #dead)))
+end
+if agentsMode then
+  return agents
+end
+return count
+`;
 
 export interface BrokerLog {
   warn(obj: object, msg: string): void;
@@ -40,11 +126,11 @@ export interface RedisBrokerOptions {
   prefix: string;
   /** Unique per running instance (host, pid and a random part). */
   instanceId: string;
-  /** How long a connection stays online after its instance last refreshed it. */
+  /** How long this instance's connections stay online after it last refreshed its liveness key. */
   presenceTtlMs: number;
+  /** How long a presence set outlives its last addition (a day); every instance writes its members again every quarter of it. */
+  presenceKeyTtlMs?: number;
   log: BrokerLog;
-  /** Clock for presence expiry (ms); tests may inject one. */
-  now?: () => number;
 }
 
 interface Channel {
@@ -53,27 +139,38 @@ interface Channel {
   ready: Promise<void>;
 }
 
-interface Members {
-  accountKey: string;
-  accountMember: string;
-  siteKey?: string;
-  siteMember?: string;
+/** A connection's open (+1) or close (-1) waiting for its pipeline. */
+interface PresenceWrite {
+  account: PresenceAccount;
+  connectionId: string;
+  delta: 1 | -1;
+  resolve(): void;
+  reject(err: unknown): void;
 }
+
+type Pipeline = ReturnType<Redis['pipeline']>;
 
 export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broker> {
   const { redis, instanceId, presenceTtlMs: ttl, log } = opts;
-  const now = opts.now ?? Date.now;
+  const keyTtlMs = opts.presenceKeyTtlMs ?? PRESENCE_KEY_TTL_MS;
   const keys = brokerKeys(opts.prefix);
-  // A key outlives its members' scores, so clock differences between instances never drop a live member's key.
-  const keyTtlMs = 2 * ttl;
+  const instanceKey = keys.presenceInstance(instanceId);
+  const instanceKeyPrefix = keys.presenceInstance('');
+  // a client shared with other users keeps the first definition (the same script)
+  if (typeof (redis as unknown as Record<string, unknown>).presenceLive !== 'function') redis.defineCommand('presenceLive', { numberOfKeys: 1, lua: PRESENCE_LIVE_LUA });
 
   const channels = new Map<string, Channel>();
   /** this instance's connections in presence, by connection id (keys and members are built when written: they would cost memory on every idle connection) */
   const held = new Map<string, PresenceAccount>();
-  /** presence keys this instance pruned lately, and when */
-  const pruned = new Map<string, number>();
+  /** opens and closes waiting for the next pipeline, in the order they came */
+  const writes: PresenceWrite[] = [];
+  let writeScheduled = false;
+  let writing = false;
   let closed = false;
   let refreshing = false;
+  /** every held member must be written again: the liveness key was gone, a pass failed, or the sets' expiry is due */
+  let reassertDue = false;
+  let reasserting = false;
 
   // named, so that an operator can tell it in CLIENT LIST
   const sub = redis.duplicate({ connectionName: `${opts.prefix}:broker-sub:${instanceId}` });
@@ -116,9 +213,24 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       throw err;
     }
   }
+  try {
+    // alive before the first connection is written, so that no reader prunes it
+    await redis.set(instanceKey, '1', 'PX', ttl);
+  } catch (err) {
+    sub.disconnect();
+    throw err;
+  }
 
-  const timer = setInterval(() => void refresh(), Math.max(1, Math.floor(ttl / 3)));
-  timer.unref();
+  const refreshTimer = setInterval(() => void refresh(), Math.max(1, Math.floor(ttl / 3)));
+  refreshTimer.unref();
+  const reassertTimer = setInterval(
+    () => {
+      reassertDue = true;
+      void reassert();
+    },
+    Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(keyTtlMs / 4))),
+  );
+  reassertTimer.unref();
 
   async function subscribe(channel: string, handler: PushHandler): Promise<Unsubscribe> {
     if (closed) throw new Error('the broker is closed');
@@ -151,57 +263,174 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     };
   }
 
-  function membersOf(account: PresenceAccount, connectionId: string): Members {
-    const entry: Members = {
-      accountKey: keys.presenceAccount(account.id),
-      accountMember: `${instanceId}${SEP}${connectionId}`,
-    };
-    if (account.kind === 'agent') {
-      entry.siteKey = keys.presenceSiteAgents(account.siteId);
-      entry.siteMember = `${account.id}${SEP}${instanceId}${SEP}${connectionId}`;
-    }
-    return entry;
+  /** Calls `add(key, member)` for each presence set the connection is a member of. */
+  function eachMember(account: PresenceAccount, connectionId: string, add: (key: string, member: string) => void): void {
+    add(keys.presenceAccount(account.id), `${instanceId}${SEP}${connectionId}`);
+    if (account.kind === 'agent') add(keys.presenceSiteAgents(account.siteId), `${account.id}${SEP}${instanceId}${SEP}${connectionId}`);
   }
 
-  /** Re-scores every connection this instance holds, one pipeline for all. */
+  function pushTo(byKey: Map<string, string[]>) {
+    return (key: string, member: string) => {
+      const list = byKey.get(key);
+      if (list) list.push(member);
+      else byKey.set(key, [member]);
+    };
+  }
+
+  /**
+   * Adds the members to their sets, one SADD and one PEXPIRE per set; returns
+   * the index of each set's SADD in the pipeline (its PEXPIRE follows it).
+   */
+  function addMembers(pipeline: Pipeline, byKey: Map<string, string[]>): Map<string, number> {
+    const at = new Map<string, number>();
+    for (const [key, members] of byKey) {
+      at.set(key, pipeline.length);
+      pipeline.sadd(key, ...members).pexpire(key, keyTtlMs);
+    }
+    return at;
+  }
+
+  /**
+   * Refreshes this instance's liveness key: one command, however many
+   * connections it holds. When the key was gone, readers may have pruned
+   * its members: they are written again.
+   */
   async function refresh(): Promise<void> {
-    const at = now();
-    for (const [key, when] of pruned) if (at - when >= ttl) pruned.delete(key);
     // a refresh that has not come back (Redis away) is not stacked up behind
-    if (closed || refreshing || held.size === 0) return;
+    if (closed || refreshing) return;
     refreshing = true;
     try {
-      const byKey = new Map<string, string[]>();
-      const add = (key: string, member: string) => {
-        const list = byKey.get(key);
-        if (list) list.push(member);
-        else byKey.set(key, [member]);
-      };
-      for (const [connectionId, account] of held) {
-        const h = membersOf(account, connectionId);
-        add(h.accountKey, h.accountMember);
-        if (h.siteKey && h.siteMember) add(h.siteKey, h.siteMember);
+      const previous = await redis.set(instanceKey, '1', 'PX', ttl, 'GET');
+      if (previous === null && !closed) {
+        reassertDue = true;
+        log.warn({ connections: held.size }, 'broker: this instance had dropped out of presence (its liveness key was gone); writing its connections again');
       }
-      const expiry = at + ttl;
-      const pipeline = redis.pipeline();
-      for (const [key, members] of byKey) {
-        pipeline.zadd(key, ...members.flatMap((m) => [expiry, m]));
-        pipeline.pexpire(key, keyTtlMs);
-      }
-      replies(await pipeline.exec());
     } catch (err) {
       log.warn({ err }, 'broker: presence refresh failed; retrying on the next tick');
     } finally {
       refreshing = false;
     }
+    // also retries a pass that failed
+    if (reassertDue) void reassert();
   }
 
-  /** Adds a prune of `key` to `pipeline` if this instance has not pruned it within a TTL. */
-  function maybePrune(pipeline: ReturnType<Redis['pipeline']>, key: string, at: number): void {
-    const last = pruned.get(key);
-    if (last !== undefined && at - last < ttl) return;
-    pruned.set(key, at);
-    pipeline.zremrangebyscore(key, '-inf', at);
+  /**
+   * Writes every member this instance holds again, CHUNK connections per
+   * pipeline, one pipeline at a time; again from the start if asked to while
+   * at it. A member is only ever written while its connection is held, and
+   * the close of a connection goes out after any write of its member, over the
+   * same connection: a closed connection is never put back.
+   */
+  async function reassert(): Promise<void> {
+    if (reasserting) return;
+    reasserting = true;
+    try {
+      while (reassertDue && !closed) {
+        reassertDue = false;
+        try {
+          await writeHeld();
+        } catch (err) {
+          reassertDue = true; // the next refresh tries again
+          log.warn({ err }, 'broker: writing this instance’s presence again failed; retrying on the next refresh');
+          return;
+        }
+      }
+    } finally {
+      reasserting = false;
+    }
+  }
+
+  async function writeHeld(): Promise<void> {
+    let byKey = new Map<string, string[]>();
+    let add = pushTo(byKey);
+    let inChunk = 0;
+    // the iterator sees the map as it is now: connections closed meanwhile are skipped
+    for (const [connectionId, account] of held) {
+      eachMember(account, connectionId, add);
+      if (++inChunk < CHUNK) continue;
+      const pipeline = redis.pipeline();
+      addMembers(pipeline, byKey);
+      replies(await pipeline.exec());
+      if (closed) return;
+      byKey = new Map();
+      add = pushTo(byKey);
+      inChunk = 0;
+    }
+    if (inChunk === 0 || closed) return;
+    const pipeline = redis.pipeline();
+    addMembers(pipeline, byKey);
+    replies(await pipeline.exec());
+  }
+
+  /** Sends the waiting writes when the event loop has handled what was ready and no write is on its way. */
+  function scheduleWrites(): void {
+    if (writeScheduled || writing || closed || writes.length === 0) return;
+    writeScheduled = true;
+    setImmediate(() => void flushWrites());
+  }
+
+  async function flushWrites(): Promise<void> {
+    writeScheduled = false;
+    if (writing || closed) return;
+    const batch = writes.splice(0, MAX_WRITE_BATCH);
+    if (batch.length === 0) return;
+    writing = true;
+    try {
+      await writeBatch(batch);
+    } finally {
+      writing = false;
+      scheduleWrites();
+    }
+  }
+
+  /**
+   * One pipeline for a batch of opens and closes: per set, one SADD (and
+   * PEXPIRE) of what opened and one SREM of what closed. A connection's last
+   * word in the batch wins (an open then a close is a close); each caller
+   * learns the outcome of its connection's commands.
+   */
+  async function writeBatch(batch: PresenceWrite[]): Promise<void> {
+    const last = new Map<string, PresenceWrite>();
+    for (const w of batch) last.set(w.connectionId, w);
+    const adds = new Map<string, string[]>();
+    const removes = new Map<string, string[]>();
+    const [toAdds, toRemoves] = [pushTo(adds), pushTo(removes)];
+    for (const w of last.values()) eachMember(w.account, w.connectionId, w.delta > 0 ? toAdds : toRemoves);
+    const pipeline = redis.pipeline();
+    const addAt = addMembers(pipeline, adds);
+    const removeAt = new Map<string, number>();
+    for (const [key, members] of removes) {
+      removeAt.set(key, pipeline.length);
+      pipeline.srem(key, ...members);
+    }
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+      if (!results) throw new Error('redis pipeline was aborted');
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    const failed = (index: number | undefined, span: number): Error | null => {
+      if (index === undefined) return null;
+      for (let i = index; i < index + span; i++) if (results[i]?.[0]) return results[i]![0];
+      return null;
+    };
+    const errorOf = (w: PresenceWrite): Error | null => {
+      const [at, span] = w.delta > 0 ? [addAt, 2] : [removeAt, 1];
+      let found: Error | null = null;
+      eachMember(w.account, w.connectionId, (key) => {
+        found ??= failed(at.get(key), span);
+      });
+      return found;
+    };
+    const outcome = new Map<PresenceWrite, Error | null>();
+    for (const final of last.values()) outcome.set(final, errorOf(final));
+    for (const w of batch) {
+      const err = outcome.get(last.get(w.connectionId)!);
+      if (err) w.reject(err);
+      else w.resolve();
+    }
   }
 
   async function publish(channelNames: string[], push: Push): Promise<void> {
@@ -222,41 +451,22 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     subscribeAccount: (id, handler) => subscribe(keys.account(id), handler),
     subscribeSiteAgents: (siteId, handler) => subscribe(keys.siteAgents(siteId), handler),
 
-    async connected(account, connectionId, delta) {
-      if (closed) return;
-      const h = membersOf(account, connectionId);
-      const pipeline = redis.pipeline();
-      if (delta > 0) {
-        held.set(connectionId, account);
-        const expiry = now() + ttl;
-        pipeline.zadd(h.accountKey, expiry, h.accountMember).pexpire(h.accountKey, keyTtlMs);
-        if (h.siteKey && h.siteMember) pipeline.zadd(h.siteKey, expiry, h.siteMember).pexpire(h.siteKey, keyTtlMs);
-      } else {
-        held.delete(connectionId);
-        pipeline.zrem(h.accountKey, h.accountMember);
-        if (h.siteKey && h.siteMember) pipeline.zrem(h.siteKey, h.siteMember);
-      }
-      replies(await pipeline.exec());
+    connected(account, connectionId, delta) {
+      if (closed) return Promise.resolve();
+      if (delta > 0) held.set(connectionId, account);
+      else held.delete(connectionId);
+      return new Promise<void>((resolve, reject) => {
+        writes.push({ account, connectionId, delta, resolve, reject });
+        scheduleWrites();
+      });
     },
 
     async devices(accountId) {
-      const key = keys.presenceAccount(accountId);
-      const at = now();
-      const pipeline = redis.pipeline();
-      maybePrune(pipeline, key, at);
-      pipeline.zcount(key, `(${at}`, '+inf');
-      const results = replies(await pipeline.exec());
-      return Number(results.at(-1));
+      return Number(await redis.presenceLive(keys.presenceAccount(accountId), instanceKeyPrefix, 'count'));
     },
 
     async onlineAgents(siteId) {
-      const key = keys.presenceSiteAgents(siteId);
-      const at = now();
-      const pipeline = redis.pipeline();
-      maybePrune(pipeline, key, at);
-      pipeline.zrangebyscore(key, `(${at}`, '+inf');
-      const members = replies(await pipeline.exec()).at(-1) as string[];
-      return [...new Set(members.map((m) => m.slice(0, m.indexOf(SEP))))];
+      return (await redis.presenceLive(keys.presenceSiteAgents(siteId), instanceKeyPrefix, 'agents')) as string[];
     },
 
     async sessionStamp(sessionId) {
@@ -271,18 +481,24 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(timer);
-      const goodbye = redis.pipeline();
-      for (const [connectionId, account] of held) {
-        const h = membersOf(account, connectionId);
-        goodbye.zrem(h.accountKey, h.accountMember);
-        if (h.siteKey && h.siteMember) goodbye.zrem(h.siteKey, h.siteMember);
-      }
+      clearInterval(refreshTimer);
+      clearInterval(reassertTimer);
+      // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)
+      for (const w of writes.splice(0)) w.resolve();
+      const leaving = [...held];
       held.clear();
       channels.clear();
-      pruned.clear();
       try {
-        if (goodbye.length > 0) replies(await goodbye.exec());
+        // without its liveness key, readers count none of this instance's members from now on (and prune them)
+        await redis.del(instanceKey);
+        for (let i = 0; i < leaving.length; i += CHUNK) {
+          const byKey = new Map<string, string[]>();
+          const add = pushTo(byKey);
+          for (const [connectionId, account] of leaving.slice(i, i + CHUNK)) eachMember(account, connectionId, add);
+          const goodbye = redis.pipeline();
+          for (const [key, members] of byKey) goodbye.srem(key, ...members);
+          replies(await goodbye.exec());
+        }
       } catch (err) {
         log.warn({ err }, 'broker: presence goodbye failed; the connections expire within the presence TTL');
       }

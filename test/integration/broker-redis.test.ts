@@ -24,13 +24,19 @@ async function connection(): Promise<Redis> {
   return redis;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The id a test instance called `name` runs under. */
+const instanceId = (name: string) => `${name}-${process.pid}`;
+
 /** A broker as one instance runs it, with its own command connection. */
-async function instance(name: string, presenceTtlMs = 30_000, redis?: Redis): Promise<Broker> {
+async function instance(name: string, presenceTtlMs = 30_000, redis?: Redis, presenceKeyTtlMs?: number): Promise<Broker> {
   const broker = await createRedisBroker({
     redis: redis ?? (await connection()),
     prefix,
-    instanceId: `${name}-${process.pid}`,
+    instanceId: instanceId(name),
     presenceTtlMs,
+    ...(presenceKeyTtlMs === undefined ? {} : { presenceKeyTtlMs }),
     log: {
       warn: (_obj, msg) => logged.push({ level: 'warn', msg }),
       error: (_obj, msg) => logged.push({ level: 'error', msg }),
@@ -52,6 +58,44 @@ function inbox() {
       return pushes;
     },
   };
+}
+
+/**
+ * Every command that `redis` sends from now on, as Redis executed it (MONITOR
+ * on another connection, keeping the lines of `redis`'s address only).
+ * `stop()` waits until Redis executed everything sent before it.
+ */
+async function commandsOf(redis: Redis) {
+  const addr = /\baddr=(\S+)/.exec((await redis.client('INFO')) as string)![1]!;
+  const monitor = await admin.monitor();
+  const seen: string[][] = [];
+  const marker = `end-of-watch-${Math.random()}`;
+  let ended = false;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== addr || ended) return;
+    if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) ended = true;
+    else seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+  });
+  return {
+    seen,
+    async stop(): Promise<string[][]> {
+      await redis.echo(marker);
+      await waitFor(() => ended, 5000, 'the monitor to see the end marker');
+      monitor.disconnect();
+      return seen;
+    },
+  };
+}
+
+/** Counts the pipelines made on `redis` from now on. */
+function countPipelines(redis: Redis): { count: number } {
+  const counter = { count: 0 };
+  const original = redis.pipeline.bind(redis);
+  redis.pipeline = ((...args: Parameters<Redis['pipeline']>) => {
+    counter.count++;
+    return original(...args);
+  }) as Redis['pipeline'];
+  return counter;
 }
 
 async function subscribers(channel: string): Promise<number> {
@@ -265,7 +309,7 @@ describe('redis broker: presence', () => {
       async () => {
         await reader.devices('visitor-t1');
         await reader.onlineAgents('site-1');
-        const [acct, site] = [await admin.zcard(keys.presenceAccount('visitor-t1')), await admin.zcard(keys.presenceSiteAgents('site-1'))];
+        const [acct, site] = [await admin.scard(keys.presenceAccount('visitor-t1')), await admin.scard(keys.presenceSiteAgents('site-1'))];
         return acct === 0 && site === 1;
       },
       5000,
@@ -273,15 +317,119 @@ describe('redis broker: presence', () => {
     );
   });
 
-  it('an instance cut off long enough to be pruned puts its connections back on its next refresh', async () => {
+  it('an instance whose presence Redis lost (its liveness key too) writes all of it again on its next refresh, a few hundred a pipeline', async () => {
     const ttl = 300;
-    const [holder, reader] = [await instance('back-holder', ttl), await instance('back-reader')];
+    const holderConnection = await connection();
+    const [holder, reader] = [await instance('back-holder', ttl, holderConnection), await instance('back-reader')];
     await holder.connected(agent('agent-b1', 'site-back'), 'conn-b1', 1);
-    // as if a reader had pruned it while the holder was paused
-    await admin.del(keys.presenceAccount('agent-b1'), keys.presenceSiteAgents('site-back'));
-    assert.equal(await reader.devices('agent-b1'), 0);
-    await waitFor(async () => (await reader.devices('agent-b1')) === 1, 5000, 'the refresh to restore the connection');
+    await Promise.all(Array.from({ length: 600 }, (_, i) => holder.connected(visitor('visitor-b1', 'site-back'), `conn-bv${i}`, 1)));
+    assert.equal(await reader.devices('visitor-b1'), 600);
+    const pipelines = countPipelines(holderConnection);
+    // as after a Redis restart without persistence (or a pause long enough for the key to expire and readers to prune)
+    await admin.del(keys.presenceAccount('agent-b1'), keys.presenceSiteAgents('site-back'), keys.presenceAccount('visitor-b1'), keys.presenceInstance(instanceId('back-holder')));
+    await waitFor(async () => (await reader.devices('agent-b1')) === 1 && (await reader.devices('visitor-b1')) === 600, 5000, 'the refresh to restore the connections');
     assert.deepEqual(await reader.onlineAgents('site-back'), ['agent-b1']);
+    assert.equal(await admin.exists(keys.presenceInstance(instanceId('back-holder'))), 1, 'the instance is alive again');
+    assert.ok(pipelines.count >= 2, `601 connections written again in ${pipelines.count} pipeline(s), not one`);
+    assert.ok(logged.some((l) => l.level === 'warn' && l.msg.includes('dropped out of presence')), 'and says so in the log');
+  });
+
+  it('a refresh is one command, however many connections the instance holds', async () => {
+    const ttl = 1500;
+    const holderConnection = await connection();
+    const holder = await instance('one-holder', ttl, holderConnection);
+    const n = 2000;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => holder.connected(i % 2 === 0 ? agent(`agent-o${i % 20}`, 'site-one') : visitor(`visitor-o${i}`, 'site-one'), `conn-o${i}`, 1)),
+    );
+    assert.equal((await holder.onlineAgents('site-one')).length, 10);
+
+    const watch = await commandsOf(holderConnection);
+    await sleep(2 * ttl); // about six refreshes
+    const sent = await watch.stop();
+    assert.ok(sent.length >= 4, `${sent.length} refreshes in two TTLs`);
+    const refreshCommand = ['set', keys.presenceInstance(instanceId('one-holder')), '1', 'PX', String(ttl), 'GET'].map((a) => a.toLowerCase());
+    for (const command of sent) assert.deepEqual(command.map((a) => a.toLowerCase()), refreshCommand, `holding ${n} connections, a refresh sends nothing else`);
+    assert.equal(await holder.devices('agent-o0'), 100);
+  });
+
+  it('a storm of opens and closes goes out in a few pipelines, and leaves every connection where it belongs', async () => {
+    const stormConnection = await connection();
+    const storm = await instance('storm', 30_000, stormConnection);
+    const who = (i: number) => (i % 2 === 0 ? agent(`agent-s${i % 20}`, 'site-storm') : visitor(`visitor-s${i % 20}`, 'site-storm'));
+    const n = 2000;
+    const pipelines = countPipelines(stormConnection);
+    const watch = await commandsOf(stormConnection);
+    await Promise.all(Array.from({ length: n }, (_, i) => storm.connected(who(i), `conn-s${i}`, 1)));
+    const sent = await watch.stop();
+    const sadds = sent.filter((c) => c[0] === 'sadd').length;
+    assert.ok(pipelines.count < n / 10, `${n} opens in ${pipelines.count} pipelines`);
+    assert.ok(sadds < n / 10, `${n} opens in ${sadds} SADDs`);
+    for (let a = 0; a < 20; a++) assert.equal(await storm.devices(who(a).id), n / 20, `devices of ${who(a).id}`);
+    assert.deepEqual((await storm.onlineAgents('site-storm')).sort(), Array.from({ length: 10 }, (_, a) => `agent-s${2 * a}`).sort());
+
+    // half of them close, while others open and close again at once
+    pipelines.count = 0;
+    await Promise.all([
+      ...Array.from({ length: n / 2 }, (_, i) => storm.connected(who(i), `conn-s${i}`, -1)),
+      ...Array.from({ length: 100 }, (_, i) => [storm.connected(who(i), `conn-brief${i}`, 1), storm.connected(who(i), `conn-brief${i}`, -1)]).flat(),
+    ]);
+    assert.ok(pipelines.count < n / 20, `${n / 2 + 200} opens and closes in ${pipelines.count} pipelines`);
+    for (let a = 0; a < 20; a++) assert.equal(await storm.devices(who(a).id), n / 40, `devices of ${who(a).id} after the closes`);
+    const members = await admin.smembers(keys.presenceAccount('visitor-s1'));
+    assert.equal(members.length, n / 40);
+    assert.ok(
+      members.every((m) => m.startsWith(`${instanceId('storm')}|conn-s`) && Number(m.split('conn-s')[1]) >= n / 2),
+      'only the connections still open, in the member format',
+    );
+  });
+
+  it('in a batch of presence writes, each caller learns the outcome of its own', async () => {
+    const b = await instance('batch-errors');
+    const broken = keys.presenceAccount('visitor-wrongtype');
+    await admin.set(broken, 'not a set');
+    const [bad, good] = await Promise.allSettled([b.connected(visitor('visitor-wrongtype'), 'conn-e1', 1), b.connected(visitor('visitor-fine'), 'conn-e2', 1)]);
+    assert.equal(bad.status, 'rejected');
+    assert.match(String((bad as PromiseRejectedResult).reason), /WRONGTYPE/);
+    assert.equal(good.status, 'fulfilled');
+    assert.equal(await b.devices('visitor-fine'), 1);
+    await admin.del(broken);
+    await b.connected(visitor('visitor-wrongtype'), 'conn-e1', -1);
+  });
+
+  it("readers remove the members of a dead instance as they meet them, and only those", async () => {
+    const deadConnection = await connection();
+    const [dead, live, reader] = [await instance('prune-dead', 30_000, deadConnection), await instance('prune-live'), await instance('prune-reader')];
+    await dead.connected(agent('agent-x1', 'site-prune'), 'conn-x1', 1);
+    await dead.connected(agent('agent-x2', 'site-prune'), 'conn-x2', 1);
+    await live.connected(agent('agent-x1', 'site-prune'), 'conn-x3', 1);
+    assert.equal(await reader.devices('agent-x1'), 2);
+    assert.deepEqual((await reader.onlineAgents('site-prune')).sort(), ['agent-x1', 'agent-x2']);
+
+    // killed: no more refreshes and no goodbye; its liveness key expiring is played by deleting it
+    deadConnection.disconnect();
+    await admin.del(keys.presenceInstance(instanceId('prune-dead')));
+    assert.equal(await reader.devices('agent-x1'), 1);
+    assert.equal(await reader.devices('agent-x2'), 0);
+    assert.deepEqual(await reader.onlineAgents('site-prune'), ['agent-x1']);
+    assert.deepEqual(await admin.smembers(keys.presenceAccount('agent-x1')), [`${instanceId('prune-live')}|conn-x3`]);
+    assert.equal(await admin.exists(keys.presenceAccount('agent-x2')), 0, 'a set left empty is gone');
+    assert.deepEqual(await admin.smembers(keys.presenceSiteAgents('site-prune')), [`agent-x1|${instanceId('prune-live')}|conn-x3`]);
+  });
+
+  it('presence sets expire on their own, yet a connection open for longer than that stays counted', async () => {
+    const keyTtl = 600;
+    const [holder, reader] = [await instance('long-holder', 30_000, undefined, keyTtl), await instance('long-reader')];
+    await holder.connected(agent('agent-l1', 'site-long'), 'conn-l1', 1);
+    for (const key of [keys.presenceAccount('agent-l1'), keys.presenceSiteAgents('site-long')]) {
+      const pttl = await admin.pttl(key);
+      assert.ok(pttl > 0 && pttl <= keyTtl, `${key} expires (in ${pttl} ms)`);
+    }
+    await sleep(4 * keyTtl);
+    assert.equal(await reader.devices('agent-l1'), 1, 'still counted after four times the sets’ expiry');
+    assert.deepEqual(await reader.onlineAgents('site-long'), ['agent-l1']);
+    await holder.connected(agent('agent-l1', 'site-long'), 'conn-l1', -1);
+    assert.equal(await reader.devices('agent-l1'), 0);
   });
 
   it('close says goodbye: its connections leave presence at once and its subscriptions end', async () => {
@@ -296,6 +444,8 @@ describe('redis broker: presence', () => {
     assert.equal(await reader.devices('agent-g1'), 2);
 
     await leaving.close();
+    assert.equal(await admin.exists(keys.presenceInstance(instanceId('bye-leaving'))), 0, 'its liveness key is gone');
+    assert.deepEqual(await admin.smembers(keys.presenceAccount('agent-g1')), [], 'and its members');
     assert.equal(await reader.devices('agent-g1'), 0);
     assert.equal(await reader.devices('visitor-g1'), 0);
     assert.deepEqual(await reader.onlineAgents('site-bye'), ['agent-g2']);
