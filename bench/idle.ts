@@ -2,9 +2,15 @@
  * Idle connections: N authenticated SDK clients on one target process, held
  * with heartbeats running (the client's `ping` frames and the server's
  * WebSocket pings), to see how many a process holds and what each costs.
- * Memory per connection is the growth of the process's RSS from just before
- * the first connection to the median of samples taken during the hold (a
- * median, so one garbage collection either side does not decide it).
+ * Memory per connection, three ways:
+ * - RSS while held: the growth of the process's RSS from just before the
+ *   first connection to the median of samples taken during the hold (a
+ *   median, so one garbage collection either side does not decide it). It
+ *   includes what connecting left for the collector and heap V8 has not
+ *   given back yet, so it depends on when V8 last collected;
+ * - RSS after a full GC: the same growth, each end read right after a full
+ *   collection (through the inspector): what the connections themselves keep;
+ * - live heap: the JavaScript objects still referenced, after a full GC.
  */
 import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
@@ -27,6 +33,12 @@ export interface IdleResult {
   heapBeforeBytes?: number;
   heapHeldBytes?: number;
   heapPerConnection?: number;
+  /**
+   * RSS growth with the garbage gone: RSS right after a full GC while held,
+   * minus the same before connecting. RSS while held also counts what the
+   * connecting left for the collector and heap V8 has not handed back yet.
+   */
+  settledRssPerConnection?: number;
   /** while connecting: what authentication costs, and where */
   connectCpu: CpuShare[];
   /** during the hold: what the heartbeats cost */
@@ -45,7 +57,7 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
   const tokens = await target.idleTokens(opts.count);
   opts.log(`${target.name}: ${tokens.length} tokens in ${((performance.now() - tokensStart) / 1000).toFixed(1)} s`);
   await sleep(1000);
-  const heapBefore = await liveHeap(proc.inspectorUrl, opts.log);
+  const memBefore = await liveHeap(proc.inspectorUrl, opts.log);
   const before = sample(proc.pid);
   if (!before) throw new Error('the idle scenario needs /proc to read the target process memory');
 
@@ -89,7 +101,7 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
     }
     holdCpu.stop();
     opts.log(`  RSS while held, every ${SAMPLE_EVERY_MS / 1000} s: ${rss.map((b) => Math.round(b / 1048576)).join(' ')} MB`);
-    const heapHeld = await liveHeap(proc.inspectorUrl, opts.log);
+    const memHeld = await liveHeap(proc.inspectorUrl, opts.log);
     const after = [...rss].sort((a, b) => a - b)[Math.floor(rss.length / 2)] ?? before.rssBytes;
     return {
       connections: opts.count,
@@ -99,8 +111,13 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       rssBeforeBytes: before.rssBytes,
       rssAfterBytes: after,
       bytesPerConnection: (after - before.rssBytes) / opts.count,
-      ...(heapBefore !== undefined && heapHeld !== undefined
-        ? { heapBeforeBytes: heapBefore, heapHeldBytes: heapHeld, heapPerConnection: (heapHeld - heapBefore) / opts.count }
+      ...(memBefore !== undefined && memHeld !== undefined
+        ? {
+            heapBeforeBytes: memBefore.heapUsed,
+            heapHeldBytes: memHeld.heapUsed,
+            heapPerConnection: (memHeld.heapUsed - memBefore.heapUsed) / opts.count,
+            settledRssPerConnection: (memHeld.rss - memBefore.rss) / opts.count,
+          }
         : {}),
       connectCpu: connectCpu.stop(),
       holdCpu: holdCpu.stop(),
@@ -111,13 +128,13 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
   }
 }
 
-/** The live heap, or undefined (said in the log) when the process has no inspector or it does not answer. */
-async function liveHeap(inspectorUrl: string | undefined, log: (line: string) => void): Promise<number | undefined> {
+/** Memory after a full GC, or undefined (said in the log) when the process has no inspector or it does not answer. */
+async function liveHeap(inspectorUrl: string | undefined, log: (line: string) => void): Promise<LiveMemory | undefined> {
   if (!inspectorUrl) return undefined;
   try {
     const m = await liveMemory(inspectorUrl);
     log(`  after a full GC: ${describe(m)}`);
-    return m.heapUsed;
+    return m;
   } catch (err) {
     log(`live heap not measured: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
