@@ -101,6 +101,11 @@ export function createChatService(deps: ChatDeps) {
     return actor.kind === 'visitor' ? ms : 0;
   }
 
+  /**
+   * Seq `seq` of the session is stored (this process stored it, or the
+   * broker brought it from another instance): the next append here tries the
+   * seq after it, instead of colliding with it and looking further.
+   */
   function noteSeq(sessionId: string, seq: number) {
     if (seqHints.size > 50_000) seqHints.clear();
     if ((seqHints.get(sessionId) ?? 0) < seq) seqHints.set(sessionId, seq);
@@ -497,6 +502,7 @@ export function createChatService(deps: ChatDeps) {
     setSlowMode,
     getSession: visibleSession,
     sessionVisitor,
+    noteStored: noteSeq,
   };
 }
 

@@ -183,6 +183,8 @@ export class Gateway {
     if (!holder) {
       const connections = new Set<Connection>();
       const route = (push: Push) => {
+        // a message another instance stored moves this one's next seq past it (fewer seq collisions)
+        if (push.kind === 'message') this.opts.chat.noteStored(push.message.sessionId, push.message.seq);
         for (const c of connections) this.route(c, push);
       };
       const subs = [this.opts.broker.subscribeAccount(actor.id, route)];

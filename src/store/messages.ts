@@ -83,6 +83,14 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
           return { message, created: true };
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
+          // Mostly another instance stored that seq a moment ago (both sides of a conversation
+          // writing at once): the next seq, straight away. Safe whichever key it was: if it was
+          // the seq, seq is stored and the next may be tried; if it was the cid, the cid clashes
+          // at any seq, so this insert fails as well and the lookups below settle it.
+          if (attempt === 0) {
+            seq += 1;
+            continue;
+          }
           // Which unique key was it? The seq, if that seq is taken now (by us: a resend), else the cid.
           const holder = await bySeq(draft.sessionId, seq);
           if (holder && holder.from.id === draft.from.id && holder.cid === draft.cid) return { message: holder, created: false };

@@ -296,3 +296,16 @@ test('an inactivity check for a session closed or gone meanwhile does nothing', 
   assert.equal(await w.chat.checkInactivity('no-such-session'), 'gone');
   assert.equal(w.messages.length, stored);
 });
+
+test('a message another instance stored (heard from the broker) moves the next append past it, so it does not collide', async () => {
+  const { w, agent, sid } = await activeSession();
+  const before = w.sessions.get(sid)!.lastSeq;
+  // the agent replies through another instance: this one hears of seq before+5 only as a push
+  w.chat.noteStored(sid, before + 5);
+  await w.chat.sendMessage(agent, sid, { cid: 'after-push', text: 'hi' });
+  assert.equal(w.appendHints.at(-1), before + 5, 'the append tries the seq after the one heard of first');
+  // an older seq heard late changes nothing
+  w.chat.noteStored(sid, before + 1);
+  await w.chat.sendMessage(agent, sid, { cid: 'later', text: 'again' });
+  assert.ok(w.appendHints.at(-1)! >= before + 5);
+});

@@ -54,6 +54,8 @@ export interface World {
   refusal: LimitRefusal | null;
   /** site reads, to see what is cached */
   siteReads: number;
+  /** the seq hint of each append, in order: the append tries the seq after it first */
+  appendHints: number[];
   /** slots an agent holds */
   load(agentId: string): number;
   addSite(routing?: Site['routing']): Site;
@@ -76,6 +78,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
   const accounts = new Map<string, Account>();
   const sessions = new Map<string, Session>();
   const messages: Message[] = [];
+  const appendHints: number[] = [];
   const cursors = new Map<string, number>();
   const online = new Set<string>();
   const pushed: World['pushed'] = [];
@@ -182,7 +185,8 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
   };
 
   const messageStore: MessageStore = {
-    async append(draft) {
+    async append(draft, hint) {
+      appendHints.push(hint);
       const earlier = messages.find((m) => m.sessionId === draft.sessionId && m.from.id === draft.from.id && m.cid === draft.cid);
       if (earlier) return { message: earlier, created: false };
       const seq = messages.filter((m) => m.sessionId === draft.sessionId).length + 1;
@@ -281,6 +285,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     scheduled,
     claims,
     limiterCalls,
+    appendHints,
     refusal: null,
     get siteReads() {
       return siteReads;
