@@ -80,6 +80,8 @@ export function createChatService(deps: ChatDeps) {
   const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, clock, limits } = deps;
   const appendQueue = new KeyedQueue();
   const dispatchQueue = new KeyedQueue();
+  /** per site, the dispatch queued behind a running one, not started yet */
+  const pendingDispatches = new Map<string, Promise<void>>();
   // Highest seq this process saw stored per session: a better starting guess
   // than a session document read before waiting in the append queue.
   const seqHints = new Map<string, number>();
@@ -391,14 +393,21 @@ export function createChatService(deps: ChatDeps) {
    * compare-and-set on the session, so concurrent dispatchers (other
    * instances) can never over-assign an agent or assign a session twice.
    */
-  async function dispatch(siteId: string): Promise<void> {
-    await dispatchQueue.run(siteId, async () => {
+  function dispatch(siteId: string): Promise<void> {
+    // A dispatch that has not started yet will see whatever changed before it starts: callers
+    // join it instead of queueing one more (a storm of agents coming online makes one, not N).
+    const waiting = pendingDispatches.get(siteId);
+    if (waiting) return waiting;
+    const run = dispatchQueue.run(siteId, async () => {
+      pendingDispatches.delete(siteId);
       const site = await sites.get(siteId);
       if (!site || site.routing.assign !== 'auto') return;
       for (let round = 0; round < MAX_LIST; round++) {
         if (!(await assignOne(siteId))) return;
       }
     });
+    pendingDispatches.set(siteId, run);
+    return run;
   }
 
   /** Assigns the oldest queued session that some online agent can take; false when none can be. */

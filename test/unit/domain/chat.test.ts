@@ -309,3 +309,21 @@ test('a message another instance stored (heard from the broker) moves the next a
   await w.chat.sendMessage(agent, sid, { cid: 'later', text: 'again' });
   assert.ok(w.appendHints.at(-1)! >= before + 5);
 });
+
+test('agents coming online together make one queue dispatch, not one each, and every waiting session is still assigned', async () => {
+  const w = createWorld();
+  const site = w.addSite({ mode: 'human', assign: 'auto' });
+  const agents = Array.from({ length: 10 }, () => w.addAgent(site.id, { online: false }));
+  const queued = [];
+  for (let i = 0; i < 5; i++) queued.push(await start(w, w.addVisitor(site.id)));
+  assert.ok(queued.every((s) => s.state === 'queued'), 'nobody online yet');
+  for (const a of agents) w.online.add(a.id);
+  const reads = w.siteReads;
+  await Promise.all(agents.map((a) => w.chat.agentOnline(a)));
+  // one dispatch runs, at most one more waits behind it for all the others (each run reads the site once)
+  assert.ok(w.siteReads - reads <= 2, `${w.siteReads - reads} dispatches for 10 agents`);
+  assert.ok(queued.every((s) => w.sessions.get(s.id)!.state === 'active'), 'all waiting sessions assigned');
+  // and a dispatch asked for after one started still runs: a session queued now is assigned too
+  const late = await start(w, w.addVisitor(site.id));
+  assert.equal(late.state, 'active');
+});
