@@ -347,10 +347,26 @@ export function createChatService(deps: ChatDeps) {
     return messages.after(sessionId, after, limit);
   }
 
+  /**
+   * An agent's active sessions, newest first, found through the capacity
+   * slots it holds (every assignment claims one before it happens, and a slot
+   * goes only once its session is no longer the agent's) and read by `_id`:
+   * a session list scans every session ever stored on FerretDB, and this runs
+   * on every connect of every agent.
+   */
+  async function activeSessionsOf(agent: Actor): Promise<Session[]> {
+    const ids = [...new Set((await accounts.heldSlots(agent.id)).map((h) => h.sessionId))];
+    const found = await Promise.all(ids.map((id) => sessions.get(id)));
+    return found
+      .filter((s): s is Session => s !== null && s.state === 'active' && s.assigneeId === agent.id && s.siteId === agent.siteId)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, MAX_LIST);
+  }
+
   function openSessionsOf(actor: Actor): Promise<Session[]> {
     const base = { siteId: actor.siteId, limit: MAX_LIST };
     if (actor.kind === 'visitor') return sessions.openOf(actor.siteId, actor.id).then((s) => (s ? [s] : []));
-    if (actor.kind === 'agent') return sessions.list({ ...base, assigneeId: actor.id, states: ['active'] });
+    if (actor.kind === 'agent') return activeSessionsOf(actor);
     return sessions.list({ ...base, botId: actor.id, states: ['bot'] });
   }
 
@@ -359,8 +375,9 @@ export function createChatService(deps: ChatDeps) {
     if (actor.kind === 'visitor') return sessions.list({ ...base, visitorId: actor.id, ...(state ? { states: [state] } : {}) });
     if (actor.kind === 'bot') return sessions.list({ ...base, botId: actor.id, ...(state ? { states: [state] } : {}) });
     if (state === 'queued') return sessions.list({ ...base, states: ['queued'] });
+    if (state === 'active') return activeSessionsOf(actor);
     if (state) return sessions.list({ ...base, assigneeId: actor.id, states: [state] });
-    const [queued, mine] = await Promise.all([sessions.list({ ...base, states: ['queued'] }), sessions.list({ ...base, assigneeId: actor.id, states: ['active'] })]);
+    const [queued, mine] = await Promise.all([sessions.list({ ...base, states: ['queued'] }), activeSessionsOf(actor)]);
     return [...queued, ...mine];
   }
 
