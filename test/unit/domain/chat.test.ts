@@ -327,3 +327,23 @@ test('agents coming online together make one queue dispatch, not one each, and e
   const late = await start(w, w.addVisitor(site.id));
   assert.equal(late.state, 'active');
 });
+
+test("an agent's open sessions are the active ones assigned to it, newest first: not the queue, not what it transferred or closed", async () => {
+  const { w, site, agent, sid: first } = await activeSession({ maxSessions: 5 });
+  const colleague = w.addAgent(site.id);
+  w.clock.advance(1000);
+  const second = (await start(w, w.addVisitor(site.id))).id;
+  await w.chat.acceptSession(agent, second);
+  w.clock.advance(1000);
+  const third = (await start(w, w.addVisitor(site.id))).id;
+  await w.chat.acceptSession(agent, third);
+  const waiting = (await start(w, w.addVisitor(site.id))).id;
+  const ids = async () => (await w.chat.overview(agent)).map((r) => r.session.id);
+  assert.deepEqual(await ids(), [third, second, first]);
+  await w.chat.transferSession(agent, second, { toAgentId: colleague.id });
+  await w.chat.closeSession(agent, first, {});
+  assert.deepEqual(await ids(), [third]);
+  assert.deepEqual((await w.chat.listSessions(agent, 'active')).map((s) => s.id), [third]);
+  assert.deepEqual((await w.chat.listSessions(agent)).map((s) => s.id), [waiting, third], 'the queue, then its own');
+  assert.deepEqual((await w.chat.overview(colleague)).map((r) => r.session.id), [second]);
+});
