@@ -127,13 +127,19 @@ function demoSiteKeyOf(config: AppConfig): () => string | undefined {
 
 export default fp(app, { name: 'im-service' });
 
+/** Trusts the nearest `hops` peers: the client is the address that many steps back in X-Forwarded-For. */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
+}
+
 /** A Fastify instance with the service registered, configured as `npm start` runs it (not listening yet). */
 export async function buildServer(config: AppConfig, opts: { logger?: boolean | object; overloadProbe?: () => boolean } = {}): Promise<FastifyInstance> {
   const { default: Fastify } = await import('fastify');
   const server = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     bodyLimit: 64 * 1024,
-    trustProxy: true,
+    // a hop count as the function proxy-addr makes of one (Fastify's types take no number here)
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { projectRoot } from './project-root.js';
 
@@ -46,6 +47,12 @@ export interface Config {
   msgBurst: number;
   /** WebSocket connection attempts per client IP per minute (0: off) */
   wsConnectPerMin: number;
+  /**
+   * Which peers may say who the client is (X-Forwarded-For), as Fastify's
+   * `trustProxy` takes it: `false` none, a number of proxy hops, or
+   * addresses, CIDRs and `loopback`/`linklocal`/`uniquelocal`, comma-separated.
+   */
+  trustProxy: string | number | false;
   /** WebSocket connections one instance holds at most (0: no limit) */
   maxConnections: number;
   /** REST requests per client IP per minute (0: off) */
@@ -104,6 +111,27 @@ export function loadConfig(env: Env = process.env): Config {
     return fallback;
   }
 
+  /**
+   * TRUST_PROXY. Trusting every peer (`true`) is refused: any client could
+   * then name the address its per-IP limits count against.
+   */
+  function trustProxy(): string | number | false {
+    const raw = str('TRUST_PROXY', 'loopback')!.trim();
+    if (/^(false|no|off|none|0)$/i.test(raw)) return false;
+    if (/^\d+$/.test(raw)) {
+      const hops = Number(raw);
+      if (hops >= 1 && hops <= 10) return hops;
+    } else if (!/^(true|yes|on)$/i.test(raw)) {
+      const parts = raw.split(',').map((p) => p.trim());
+      const known = (p: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(p) || (isIP(p.split('/')[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(p));
+      if (parts.every(known)) return parts.join(',');
+    }
+    problems.push(
+      `TRUST_PROXY=${JSON.stringify(raw)}: expected false, a number of proxy hops from 1 to 10, or the proxies' addresses or CIDRs (or loopback, linklocal, uniquelocal), comma-separated`,
+    );
+    return 'loopback';
+  }
+
   function bool(name: string, fallback: boolean): boolean {
     const raw = str(name);
     if (raw === undefined) return fallback;
@@ -152,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     msgRatePerSec: int('MSG_RATE_PER_SEC', 5, 0, 10_000),
     msgBurst: int('MSG_BURST', 20, 1, 100_000),
     wsConnectPerMin: int('WS_CONNECT_PER_MIN', 300, 0, 1_000_000),
+    trustProxy: trustProxy(),
     maxConnections: int('MAX_CONNECTIONS', 20_000, 0, 10_000_000),
     restRatePerMin: int('REST_RATE_PER_MIN', 600, 0, 1_000_000),
     maxEventLoopDelayMs: int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),

@@ -7,8 +7,9 @@
  * Every refusal answers with a retry time, stores nothing, and is counted in
  * /metrics.
  *
- * Client IPs are told apart with X-Forwarded-For (the service trusts its
- * proxy), so each test has limits of its own on one loopback address.
+ * Client IPs are told apart with X-Forwarded-For: by default the service
+ * trusts a proxy on loopback (TRUST_PROXY), which the tests stand in for, so
+ * each test has limits of its own on one loopback address.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -325,6 +326,48 @@ describe('WebSocket connection limits', () => {
     assert.ok('ws' in (await open('10.0.0.3')), 'another address is not limited');
     await closeAll(sockets);
     assert.equal((await refusals(service, 'ws_connect_rate')) - counted, 1);
+  });
+});
+
+describe('which address a limit counts against (TRUST_PROXY)', () => {
+  const CONNECT_PER_MIN = 3;
+  const services: Service[] = [];
+  const sockets: WebSocket[] = [];
+  after(async () => {
+    await closeAll(sockets);
+    for (const s of services) await s.close();
+  });
+
+  /** Connection attempts from the same client, each claiming another address before it; how many got through. */
+  async function attempts(service: Service, forwardedFor: (i: number) => string, n: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const u = await upgrade(service, forwardedFor(i));
+      if ('ws' in u) {
+        statuses.push(101);
+        sockets.push(u.ws);
+        await closeAll(sockets);
+      } else statuses.push(u.status);
+    }
+    return statuses;
+  }
+
+  it('behind a trusted proxy (loopback, the default), the client is what the proxy appended: addresses the client made up before it change nothing', async () => {
+    const service = await startService({ wsConnectPerMin: CONNECT_PER_MIN });
+    services.push(service);
+    // a proxy appends the address it saw to whatever the client sent
+    const statuses = await attempts(service, (i) => `203.0.113.${i}, 10.9.0.1`, CONNECT_PER_MIN + 1);
+    assert.deepEqual(statuses, [...Array<number>(CONNECT_PER_MIN).fill(101), 429], 'made-up addresses do not get a flood past the limit');
+    const other = await upgrade(service, '10.9.0.2');
+    assert.ok('ws' in other, 'another client behind the proxy is not limited');
+    sockets.push(other.ws);
+  });
+
+  it('with TRUST_PROXY=false, X-Forwarded-For is ignored: every attempt counts against the peer it came from', async () => {
+    const service = await startService({ wsConnectPerMin: CONNECT_PER_MIN, trustProxy: false });
+    services.push(service);
+    const statuses = await attempts(service, (i) => `10.8.0.${i}`, CONNECT_PER_MIN + 1);
+    assert.deepEqual(statuses, [...Array<number>(CONNECT_PER_MIN).fill(101), 429], 'one peer, one limit, whatever it claims');
   });
 });
 

@@ -43,3 +43,15 @@ test('bad limit values are reported with their names', () => {
     assert.throws(() => loadConfig(env), (err: Error & { problems?: string[] }) => problem.test(err.problems?.[0] ?? ''), JSON.stringify(env));
   }
 });
+
+test('TRUST_PROXY: a proxy on loopback by default; none, hops or named proxies when set; trusting everyone is refused', () => {
+  assert.equal(loadConfig({}).trustProxy, 'loopback');
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  assert.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false);
+  assert.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1);
+  assert.equal(loadConfig({ TRUST_PROXY: 'uniquelocal' }).trustProxy, 'uniquelocal');
+  assert.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy, '10.0.0.0/8,::1');
+  for (const bad of ['true', '11', 'nginx', '10.0.0.1/', '10.0.0.0/8,everyone']) {
+    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), (err: Error) => err.message.includes(`TRUST_PROXY=${JSON.stringify(bad)}`), bad);
+  }
+});
