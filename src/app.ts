@@ -102,7 +102,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
   });
 
   await instance.register(healthRoutes);
-  await instance.register(metricsRoutes);
+  await instance.register(metricsRoutes, config.metricsToken ? { token: config.metricsToken } : {});
   await instance.register(
     async (api) => {
       installErrorHandling(api);

@@ -20,6 +20,8 @@ export interface Config {
   redisUrl?: string;
   /** operator token; generated under DATA_DIR when not given */
   adminToken: string;
+  /** when set, GET /metrics asks for `Authorization: Bearer <this>` */
+  metricsToken?: string;
   dataDir: string;
   /** the built browser UI (widget, workbench, demo page) */
   uiDir: string;
@@ -144,6 +146,8 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(str('DATA_DIR', './data')!);
   const adminToken = str('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) problems.push('ADMIN_TOKEN: expected at least 16 characters');
+  const metricsToken = str('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('METRICS_TOKEN: expected at least 16 characters');
   const tokenSecret = str('TOKEN_SECRET');
   if (tokenSecret !== undefined && tokenSecret.length < 32) problems.push('TOKEN_SECRET: expected at least 32 characters');
   const logLevel = str('LOG_LEVEL', 'info')!;
@@ -161,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...(str('MONGODB_DB') ? { mongodbDb: str('MONGODB_DB') } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     adminToken: adminToken ?? '',
+    ...(metricsToken ? { metricsToken } : {}),
     dataDir,
     uiDir: resolve(str('UI_DIR', join(projectRoot(), 'dist', 'ui'))!),
     tokenSecret: tokenSecret ?? '',

@@ -75,3 +75,41 @@ describe('health checks and API documentation', () => {
     assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer' });
   });
 });
+
+describe('/metrics', () => {
+  const TOKEN = 'metrics-token-0123456789';
+  let open: Service;
+  let guarded: Service;
+
+  before(async () => {
+    [open, guarded] = await Promise.all([startService(), startService({ metricsToken: TOKEN })]);
+  });
+  after(async () => {
+    await Promise.all([open.close(), guarded.close()]);
+  });
+
+  const scrape = async (service: Service, authorization?: string) => {
+    const res = await fetch(`${service.url}/metrics`, authorization ? { headers: { authorization } } : {});
+    return { status: res.status, type: res.headers.get('content-type') ?? '', challenge: res.headers.get('www-authenticate'), text: await res.text() };
+  };
+
+  it('serves Prometheus text to anyone when no METRICS_TOKEN is set', async () => {
+    const r = await scrape(open);
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^text\/plain/);
+    assert.match(r.text, /^# HELP /m);
+  });
+
+  it('with METRICS_TOKEN, only a scraper presenting it gets the figures; others get 401 in the error shape and learn nothing', async () => {
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${TOKEN}`, `Bearer ${TOKEN}x`]) {
+      const r = await scrape(guarded, authorization);
+      assert.equal(r.status, 401, String(authorization));
+      assert.equal(r.challenge, 'Bearer');
+      assert.equal(JSON.parse(r.text).error.code, 'unauthorized');
+      assert.doesNotMatch(r.text, /# HELP/);
+    }
+    const ok = await scrape(guarded, `Bearer ${TOKEN}`);
+    assert.equal(ok.status, 200);
+    assert.match(ok.text, /^# HELP /m);
+  });
+});

@@ -174,3 +174,9 @@ test('given secrets win and nothing is written for them', () => {
   assert.notEqual(later.adminToken, 'operator-token-0123');
   assert.equal(later.generated.length, 2);
 });
+
+test('METRICS_TOKEN: unset by default; a short one is refused', () => {
+  assert.equal(loadConfig({}).metricsToken, undefined);
+  assert.equal(loadConfig({ METRICS_TOKEN: 'scrape-token-0123456789' }).metricsToken, 'scrape-token-0123456789');
+  assert.throws(() => loadConfig({ METRICS_TOKEN: 'short' }), /METRICS_TOKEN: expected at least 16 characters/);
+});
