@@ -33,6 +33,7 @@
 import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
 import type { Broker, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
+import { createGatherer } from '../domain/gatherer.js';
 import { decodePush, encodePush } from './codec.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
 
@@ -162,10 +163,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   const channels = new Map<string, Channel>();
   /** this instance's connections in presence, by connection id (keys and members are built when written: they would cost memory on every idle connection) */
   const held = new Map<string, PresenceAccount>();
-  /** opens and closes waiting for the next pipeline, in the order they came */
-  const writes: PresenceWrite[] = [];
-  let writeScheduled = false;
-  let writing = false;
+  /** opens and closes, gathered into one pipeline while the previous one is on its way (in the order they came) */
+  const writes = createGatherer<PresenceWrite>({ maxBatch: MAX_WRITE_BATCH, send: (batch) => writeBatch(batch) });
   let closed = false;
   let refreshing = false;
   /** every held member must be written again: the liveness key was gone, a pass failed, or the sets' expiry is due */
@@ -362,27 +361,6 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     replies(await pipeline.exec());
   }
 
-  /** Sends the waiting writes when the event loop has handled what was ready and no write is on its way. */
-  function scheduleWrites(): void {
-    if (writeScheduled || writing || closed || writes.length === 0) return;
-    writeScheduled = true;
-    setImmediate(() => void flushWrites());
-  }
-
-  async function flushWrites(): Promise<void> {
-    writeScheduled = false;
-    if (writing || closed) return;
-    const batch = writes.splice(0, MAX_WRITE_BATCH);
-    if (batch.length === 0) return;
-    writing = true;
-    try {
-      await writeBatch(batch);
-    } finally {
-      writing = false;
-      scheduleWrites();
-    }
-  }
-
   /**
    * One pipeline for a batch of opens and closes: per set, one SADD (and
    * PEXPIRE) of what opened and one SREM of what closed. A connection's last
@@ -455,10 +433,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       if (closed) return Promise.resolve();
       if (delta > 0) held.set(connectionId, account);
       else held.delete(connectionId);
-      return new Promise<void>((resolve, reject) => {
-        writes.push({ account, connectionId, delta, resolve, reject });
-        scheduleWrites();
-      });
+      return new Promise<void>((resolve, reject) => writes.add({ account, connectionId, delta, resolve, reject }));
     },
 
     async devices(accountId) {
@@ -484,7 +459,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       clearInterval(refreshTimer);
       clearInterval(reassertTimer);
       // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)
-      for (const w of writes.splice(0)) w.resolve();
+      for (const w of writes.close()) w.resolve();
       const leaving = [...held];
       held.clear();
       channels.clear();

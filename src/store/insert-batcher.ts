@@ -3,15 +3,15 @@
  * `insertMany`: each caller still learns about its own document only (stored,
  * or the error it alone caused, such as a duplicate key), and only once the
  * batch is stored, so "answer `sent` only after storing" holds unchanged.
- * A batch leaves when the event loop has handled what was ready and no batch
- * is on its way (or when it is full): under light load that is one document
- * and no added delay; under load, documents gather while the previous batch
- * is being stored, so batches grow with the load instead of the statements.
+ * Batches form as domain/gatherer.ts says: one document and no added delay
+ * under light load; under load, documents gather while the previous batch is
+ * being stored, so batches grow with the load instead of the statements.
  *
  * Why: the embedded FerretDB writes one statement at a time, and one
  * insertMany of 100 costs about what 6 insertOne calls do.
  */
 import type { Collection, Document, MongoBulkWriteError, OptionalUnlessRequiredId } from 'mongodb';
+import { createGatherer } from '../domain/gatherer.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
 interface Pending<T> {
@@ -33,29 +33,6 @@ export interface InsertBatcherOptions {
 export function createInsertBatcher<T extends Document>(col: Collection<T>, opts: InsertBatcherOptions = {}): InsertBatcher<T> {
   const lane = opts.lane ?? createWriteLane();
   const maxBatch = opts.maxBatch ?? 200;
-  const queue: Pending<T>[] = [];
-  let scheduled = false;
-  let storing = false;
-
-  function schedule() {
-    if (scheduled || storing || queue.length === 0) return;
-    scheduled = true;
-    setImmediate(() => void flush());
-  }
-
-  async function flush() {
-    scheduled = false;
-    if (storing) return;
-    const batch = queue.splice(0, maxBatch);
-    if (batch.length === 0) return;
-    storing = true;
-    try {
-      await store(batch);
-    } finally {
-      storing = false;
-      schedule();
-    }
-  }
 
   async function store(batch: Pending<T>[]) {
     try {
@@ -80,12 +57,11 @@ export function createInsertBatcher<T extends Document>(col: Collection<T>, opts
     }
   }
 
+  const gatherer = createGatherer({ maxBatch, send: store });
+
   return {
     insert(doc) {
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ doc, resolve, reject });
-        schedule();
-      });
+      return new Promise<void>((resolve, reject) => gatherer.add({ doc, resolve, reject }));
     },
   };
 }

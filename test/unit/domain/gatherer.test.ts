@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createGatherer } from '../../../src/domain/gatherer.js';
+
+/** A send that records each batch and finishes when told to. */
+function recorder() {
+  const batches: number[][] = [];
+  const finish: Array<() => void> = [];
+  const send = (batch: number[]) => {
+    batches.push(batch);
+    return new Promise<void>((resolve) => finish.push(resolve));
+  };
+  return { batches, finish, send };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('alone, an item leaves on the next turn of the event loop, by itself', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send });
+  g.add(1);
+  await turn();
+  assert.deepEqual(r.batches, [[1]]);
+});
+
+test('while a batch is on its way the next ones gather, in order, at most maxBatch at a time', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 3, send: r.send });
+  g.add(1);
+  await turn();
+  for (let i = 2; i <= 6; i++) g.add(i);
+  await turn();
+  assert.deepEqual(r.batches, [[1]], 'nothing leaves while the first is on its way');
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2, 3, 4]]);
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2, 3, 4], [5, 6]]);
+});
+
+test('close hands back what waits, sends nothing more, and refuses new items', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send });
+  g.add(1);
+  await turn();
+  g.add(2);
+  g.add(3);
+  assert.deepEqual(g.close(), [2, 3]);
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1]]);
+  assert.throws(() => g.add(4), /closed/);
+});
