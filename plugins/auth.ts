@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import type { Account, Actor } from '../src/domain/model.js';
 import { safeEqual } from '../src/domain/secrets.js';
 import { forbidden, unauthorized } from '../src/errors.js';
+import { bearerToken } from '../src/routes/bearer.js';
 
 export type Principal = { kind: 'operator' } | { kind: 'siteAdmin'; siteId: string } | Actor;
 
@@ -66,10 +67,9 @@ export default fp<AuthPluginOptions>(
     }
 
     function bearer(request: FastifyRequest): string {
-      const header = request.headers.authorization;
-      const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-      if (!match?.[1]) throw unauthorized('send Authorization: Bearer <token>');
-      return match[1];
+      const token = bearerToken(request.headers.authorization);
+      if (!token) throw unauthorized('send Authorization: Bearer <token>');
+      return token;
     }
 
     async function principal(request: FastifyRequest): Promise<Principal> {

@@ -6,12 +6,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { safeEqual } from '../domain/secrets.js';
 import { errorBody } from '../errors.js';
+import { bearerToken } from './bearer.js';
 
 const routes: FastifyPluginAsync<{ token?: string }> = async (app, { token }) => {
   app.get('/metrics', { schema: { hide: true }, config: { overloadExempt: true } }, async (request, reply) => {
     if (token !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-      if (!match?.[1] || !safeEqual(match[1], token)) {
+      const presented = bearerToken(request.headers.authorization);
+      if (!presented || !safeEqual(presented, token)) {
         return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>'));
       }
     }
