@@ -108,7 +108,7 @@ export function createChatService(deps: ChatDeps) {
    * broker brought it from another instance): the next append here tries the
    * seq after it, instead of colliding with it and looking further.
    */
-  function noteSeq(sessionId: string, seq: number) {
+  function noteStored(sessionId: string, seq: number) {
     if (seqHints.size > 50_000) seqHints.clear();
     if ((seqHints.get(sessionId) ?? 0) < seq) seqHints.set(sessionId, seq);
   }
@@ -152,7 +152,7 @@ export function createChatService(deps: ChatDeps) {
         { ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() },
         hint,
       );
-      noteSeq(session.id, message.seq);
+      noteStored(session.id, message.seq);
       // A resend can find its message stored by a process that died before it recorded or pushed
       // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
       // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
@@ -348,19 +348,24 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /**
-   * An agent's active sessions, newest first, found through the capacity
-   * slots it holds (every assignment claims one before it happens, and a slot
-   * goes only once its session is no longer the agent's) and read by `_id`:
-   * a session list scans every session ever stored on FerretDB, and this runs
-   * on every connect of every agent.
+   * The sessions behind the capacity slots an agent holds, each read by
+   * `_id` (a session list would scan every session ever stored on FerretDB).
+   * Every assignment claims a slot before it happens, and a slot goes only
+   * once its session is no longer the agent's, so the agent's active
+   * sessions are among these; `holds` tells them from slots a crash left.
    */
+  async function slotSessions(agent: Actor) {
+    const slots = await accounts.heldSlots(agent.id);
+    return Promise.all(slots.map(async (slot) => ({ slot, session: await sessions.get(slot.sessionId) })));
+  }
+
+  const holds = (agent: Actor, s: Session | null): s is Session => s !== null && s.state === 'active' && s.assigneeId === agent.id && s.siteId === agent.siteId;
+
+  /** An agent's active sessions, newest first: what every connect of every agent reads. */
   async function activeSessionsOf(agent: Actor): Promise<Session[]> {
-    const ids = [...new Set((await accounts.heldSlots(agent.id)).map((h) => h.sessionId))];
-    const found = await Promise.all(ids.map((id) => sessions.get(id)));
-    return found
-      .filter((s): s is Session => s !== null && s.state === 'active' && s.assigneeId === agent.id && s.siteId === agent.siteId)
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
-      .slice(0, MAX_LIST);
+    const mine = new Map<string, Session>();
+    for (const { session } of await slotSessions(agent)) if (holds(agent, session)) mine.set(session.id, session);
+    return [...mine.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, MAX_LIST);
   }
 
   function openSessionsOf(actor: Actor): Promise<Session[]> {
@@ -460,10 +465,8 @@ export function createChatService(deps: ChatDeps) {
    */
   async function agentOnline(agent: Actor): Promise<void> {
     const settled = clock.now().getTime() - SLOT_SETTLE_MS;
-    for (const slot of await accounts.heldSlots(agent.id)) {
-      if (slot.since.getTime() > settled) continue;
-      const s = await sessions.get(slot.sessionId);
-      if (!s || s.state !== 'active' || s.assigneeId !== agent.id) await accounts.releaseSlot(agent.id, slot.sessionId);
+    for (const { slot, session } of await slotSessions(agent)) {
+      if (slot.since.getTime() <= settled && !holds(agent, session)) await accounts.releaseSlot(agent.id, slot.sessionId);
     }
     await dispatch(agent.siteId);
   }
@@ -528,7 +531,7 @@ export function createChatService(deps: ChatDeps) {
     setSlowMode,
     getSession: visibleSession,
     sessionVisitor,
-    noteStored: noteSeq,
+    noteStored,
   };
 }
 
