@@ -29,7 +29,9 @@ export async function startProcess(opts: {
   log: (line: string) => void;
 }): Promise<TargetProcess> {
   // the inspector (on a port of its own choosing, loopback only) lets the idle scenario read the live heap
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '--import', 'tsx', opts.entry], {
+  // BENCH_CPU_PROF_DIR: each target process writes a V8 CPU profile there when it stops
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...profile, '--import', 'tsx', opts.entry], {
     cwd: rootDir,
     env: { ...process.env, ...opts.env, HOST: '127.0.0.1', PORT: String(opts.port) },
     stdio: ['ignore', 'pipe', 'pipe'],

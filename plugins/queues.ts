@@ -15,9 +15,12 @@ declare module 'fastify' {
   }
 }
 
+/** BullMQ's connections run blocking commands: each command on the wire by itself */
+const NO_AUTO_PIPELINING = { enableAutoPipelining: false };
+
 export default fp<{ prefix: string }>(
   async (app, opts) => {
-    const connection = app.redis.duplicate();
+    const connection = app.redis.duplicate(NO_AUTO_PIPELINING);
     const scheduler = createSessionScheduler({ connection, prefix: opts.prefix });
     const workers: Worker[] = [];
     // BullMQ leaves connections it was handed open: these are ours to close.
@@ -25,7 +28,7 @@ export default fp<{ prefix: string }>(
     app.decorate('queues', {
       scheduler,
       startWorkers(handlers) {
-        const workerConnection = app.redis.duplicate();
+        const workerConnection = app.redis.duplicate(NO_AUTO_PIPELINING);
         owned.push(workerConnection);
         workers.push(
           startSessionWorker({

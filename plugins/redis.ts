@@ -14,8 +14,10 @@ export interface RedisPluginOptions {
 
 export default fp<RedisPluginOptions>(
   async (app, opts) => {
-    // maxRetriesPerRequest: null is what BullMQ needs of connections it duplicates
-    const redis = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: true });
+    // maxRetriesPerRequest: null is what BullMQ needs of connections it duplicates.
+    // enableAutoPipelining: the commands of one event-loop turn (a stamp read and a publish per
+    // message, from every connection) leave in one write instead of one system call each.
+    const redis = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => app.log.warn({ err }, 'redis error'));
     await redis.connect();
     app.decorate('redis', redis);

@@ -172,7 +172,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   let reasserting = false;
 
   // named, so that an operator can tell it in CLIENT LIST
-  const sub = redis.duplicate({ connectionName: `${opts.prefix}:broker-sub:${instanceId}` });
+  const sub = redis.duplicate({ connectionName: `${opts.prefix}:broker-sub:${instanceId}`, enableAutoPipelining: false });
   let lost = false;
   sub.on('error', (err) => log.warn({ err }, 'broker subscriber: redis error'));
   sub.on('close', () => {

@@ -78,12 +78,12 @@ const REFUSED: Record<LimitRefusal['reason'], string> = {
 
 export function createChatService(deps: ChatDeps) {
   const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, clock, limits } = deps;
-  const appendQueue = new KeyedQueue();
+  const pushQueue = new KeyedQueue();
   const dispatchQueue = new KeyedQueue();
   /** per site, the dispatch queued behind a running one, not started yet */
   const pendingDispatches = new Map<string, Promise<void>>();
   // Highest seq this process saw stored per session: a better starting guess
-  // than a session document read before waiting in the append queue.
+  // than the session document, which lags.
   const seqHints = new Map<string, number>();
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
@@ -144,14 +144,18 @@ export function createChatService(deps: ChatDeps) {
     return updated;
   }
 
-  /** Stores a message (or finds its earlier copy) and pushes it to the session's recipients. */
-  async function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
-    return appendQueue.run(session.id, async () => {
-      const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
-      const { message, created } = await messages.append(
-        { ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() },
-        hint,
-      );
+  /**
+   * Stores a message (or finds its earlier copy) and pushes it to the
+   * session's recipients. The store is asked at once (it keeps the session's
+   * messages in the order asked, several on their way); the pushes go one
+   * after another per session, so recipients hear them in seq order.
+   */
+  function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
+    const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
+    const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, hint);
+    stored.catch(() => undefined); // awaited in its turn below; a failure before then is not unhandled
+    return pushQueue.run(session.id, async () => {
+      const { message, created } = await stored;
       noteStored(session.id, message.seq);
       // A resend can find its message stored by a process that died before it recorded or pushed
       // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
@@ -287,27 +291,38 @@ export function createChatService(deps: ChatDeps) {
    * `refuseNew` when the caller has a reason of its own (the gateway holding a
    * connection's sends behind a refused one).
    */
-  async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<Message> {
+  /**
+   * Checks a message and takes its sender's turn; resolves once the message
+   * is queued for storing, so that the caller may take the sender's next
+   * message meanwhile (their order is kept). `stored` resolves once it is
+   * stored and pushed. A resend of a stored message is answered with it.
+   */
+  async function admitMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<{ stored: Promise<Message> }> {
     if (input.text.trim() === '') throw badRequest('text must not be empty');
     if (input.text.length > limits.maxTextLength) throw tooLarge(`text exceeds ${limits.maxTextLength} characters`);
     const s = await liveSession(actor, id);
     if (!canSend(actor, s)) {
       // A resend of a message stored just before the session changed still gets its original answer.
       const earlier = await messages.findByCid(id, actor.id, input.cid);
-      if (earlier) return earlier;
+      if (earlier) return { stored: Promise.resolve(earlier) };
       throw s.state === 'closed' ? conflict('session is closed') : forbidden('you are not a participant of this session');
     }
     const refusal = refuseNew ?? (await limit(actor));
     // Only new messages are refused: a resend of a stored one is owed its original answer (append finds it).
     if (refusal && !(await messages.findByCid(id, actor.id, input.cid))) throw refusal;
-    const { message } = await append(s, {
+    const appended = append(s, {
       cid: input.cid,
       from: { id: actor.id, kind: actor.kind, name: actor.name },
       type: 'chat',
       body: { text: input.text },
       status: 'ok',
     });
-    return message;
+    return { stored: appended.then((r) => r.message) };
+  }
+
+  /** Stores a message and pushes it (admitMessage, waited for to the end). */
+  async function sendMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<Message> {
+    return (await admitMessage(actor, id, input, refuseNew)).stored;
   }
 
   async function markRead(actor: Actor, id: string, seq: number): Promise<number> {
@@ -516,6 +531,7 @@ export function createChatService(deps: ChatDeps) {
     acceptSession,
     transferSession,
     closeSession,
+    admitMessage,
     sendMessage,
     markRead,
     typing,

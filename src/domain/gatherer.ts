@@ -4,6 +4,9 @@
  * no batch is on its way, or when it is full: under light load that is one
  * item and no added delay; under load, items gather while the previous batch
  * is on its way, so batches grow with the load instead of the round trips.
+ * `waitMs` may hold a batch a little longer for more items, given the size of
+ * the last one (a store whose every batch costs a commit wants fewer, fuller
+ * ones once the load is there; a lone item still leaves at once).
  * In-process scheduling only; `send` does the I/O and answers the items'
  * callers itself (it should not throw: a batch that throws is gone).
  */
@@ -14,23 +17,37 @@ export interface Gatherer<T> {
   close(): T[];
 }
 
-export function createGatherer<T>(opts: { maxBatch: number; send(batch: T[]): Promise<void> }): Gatherer<T> {
+export interface GathererOptions<T> {
+  maxBatch: number;
+  send(batch: T[]): Promise<void>;
+  /** how long a batch may wait for more items once it could leave, given the last batch's size (default: none) */
+  waitMs?: (lastBatchSize: number) => number;
+}
+
+export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
   const waiting: T[] = [];
   let scheduled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let sending = false;
   let closed = false;
+  let lastSize = 0;
 
   function schedule(): void {
     if (scheduled || sending || closed || waiting.length === 0) return;
     scheduled = true;
-    setImmediate(() => void flush());
+    const ms = opts.waitMs?.(lastSize) ?? 0;
+    if (ms > 0) timer = setTimeout(() => void flush(), ms);
+    else setImmediate(() => void flush());
   }
 
   async function flush(): Promise<void> {
     scheduled = false;
+    clearTimeout(timer);
+    timer = undefined;
     if (sending || closed) return;
     const batch = waiting.splice(0, opts.maxBatch);
     if (batch.length === 0) return;
+    lastSize = batch.length;
     sending = true;
     try {
       await opts.send(batch);
@@ -44,10 +61,13 @@ export function createGatherer<T>(opts: { maxBatch: number; send(batch: T[]): Pr
     add(item) {
       if (closed) throw new Error('the gatherer is closed');
       waiting.push(item);
-      schedule();
+      // a full batch waits no longer
+      if (timer && waiting.length >= opts.maxBatch) void flush();
+      else schedule();
     },
     close() {
       closed = true;
+      clearTimeout(timer);
       return waiting.splice(0);
     },
   };

@@ -83,7 +83,9 @@ export interface MessageStore {
    * prefix-closed (seq N is only written once N-1 is stored). A draft whose
    * (sessionId, from.id, cid) is already stored returns that message with
    * `created: false` and writes nothing. `lastSeqHint` is a lower bound of the
-   * stored seq (it may lag, never lead).
+   * stored seq (it may lag, never lead). Drafts of one session get their
+   * seqs in the order `append` was called, however many are on their way;
+   * one that fails fails the session's drafts called after it as well.
    */
   append(draft: MessageDraft, lastSeqHint: number): Promise<{ message: Message; created: boolean }>;
   /** Messages with seq > after, ascending, at most `limit`. */

@@ -257,14 +257,16 @@ export class Gateway {
           conn.ack(frame.sid, frame.seq);
           return;
         case 'send': {
-          // one session's sends from one connection are stored in the order they were sent, refused ones too (send-order.ts)
-          const m = await conn.inbound.run(frame.sid, () =>
+          // One session's sends from one connection are stored in the order they were sent, refused
+          // ones too (send-order.ts): they are admitted one by one, then stored together, in order.
+          const { stored } = await conn.inbound.run(frame.sid, () =>
             conn.sendOrder.run(frame.sid, frame.cid, (held) => {
               const refusal = this.opts.refuseSend?.();
               if (refusal) throw refusal;
-              return chat.sendMessage(actor, frame.sid, { cid: frame.cid, text: frame.body.text }, held);
+              return chat.admitMessage(actor, frame.sid, { cid: frame.cid, text: frame.body.text }, held);
             }),
           );
+          const m = await stored;
           conn.send({ t: 'sent', sid: frame.sid, cid: frame.cid, id: m.id, seq: m.seq, ts: m.createdAt.getTime() });
           return;
         }

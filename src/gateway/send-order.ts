@@ -12,6 +12,10 @@
  * `HOLD_MIN_MS`) is over: a client that gives up on a message is held back no
  * longer than that. A held send is passed on as `held` rather than refused
  * here, so the domain still answers a resend of a stored message.
+ *
+ * A send is admitted (checked, its turn taken, queued for storing) before it
+ * is stored, and the connection's next send of the session is admitted
+ * meanwhile: refusals at either step hold the session.
  */
 import { AppError, isAppError } from '../errors.js';
 
@@ -24,8 +28,13 @@ export class SendOrder {
 
   constructor(private readonly now: () => number) {}
 
-  /** Runs `send`, with `held` set when an earlier refused send of the session must go first. */
-  async run<T>(sid: string, cid: string, send: (held: AppError | undefined) => Promise<T>): Promise<T> {
+  /**
+   * Admits a send: runs `send`, with `held` set when an earlier refused send
+   * of the session must go first. `send` resolves once the message is queued
+   * for storing; its `stored` can still be refused after that, and such a
+   * refusal holds the session as a refusal at admission does.
+   */
+  async run<T>(sid: string, cid: string, send: (held: AppError | undefined) => Promise<{ stored: Promise<T> }>): Promise<{ stored: Promise<T> }> {
     const hold = this.holds?.get(sid);
     let held: AppError | undefined;
     if (hold && hold.cid !== cid && hold.until > this.now()) {
@@ -34,12 +43,28 @@ export class SendOrder {
       this.holds?.delete(sid);
     }
     try {
-      return await send(held);
+      const { stored } = await send(held);
+      return {
+        stored: stored.catch((err: unknown) => {
+          this.refused(sid, cid, err);
+          throw err;
+        }),
+      };
     } catch (err) {
-      if (err !== held && isAppError(err) && err.retryAfterMs !== undefined) {
-        (this.holds ??= new Map()).set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
-      }
+      if (err !== held) this.refused(sid, cid, err);
       throw err;
     }
+  }
+
+  /**
+   * Holds the session's other sends behind `cid`, unless an earlier refused
+   * send already holds it: sends queued behind a failed store are refused
+   * with it (message-appender.ts), and the first of them must go first.
+   */
+  private refused(sid: string, cid: string, err: unknown): void {
+    if (!isAppError(err) || err.retryAfterMs === undefined) return;
+    const hold = this.holds?.get(sid);
+    if (hold && hold.cid !== cid && hold.until > this.now()) return;
+    (this.holds ??= new Map()).set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
   }
 }

@@ -4,8 +4,9 @@
  * The insert itself claims the seq. A message's `_id` is `<sessionId>:<seq>`,
  * so the primary key is the unique (sessionId, seq) index: of two writers
  * trying seq S exactly one stores it; the other looks further and tries the
- * next free seq. Seq S is only tried after S-1 was seen stored, so the
+ * next free seq. Seq S is only written right after S-1 was, so the
  * collection stays prefix-closed: a reader that sees S can read 1..S-1.
+ * message-appender.ts orders the tries, many of a session at once.
  * (sessionId, from.id, cid) is unique as well, which turns a resend into a
  * lookup of the original instead of a second copy.
  *
@@ -14,16 +15,11 @@
  * a page costs the page, not the collection, on FerretDB and MongoDB alike.
  */
 import type { Collection, Db, IndexDescription } from 'mongodb';
-import type { Message, MessageDraft } from '../domain/model.js';
+import type { Message } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
-import { unavailable } from '../errors.js';
-import { isDuplicateKey } from './ids.js';
-import { createInsertBatcher } from './insert-batcher.js';
+import { createMessageAppender, type MessageDoc } from './message-appender.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
-type MessageDoc = Omit<Message, 'id'> & { _id: string };
-
-const MAX_ATTEMPTS = 100;
 /** parallel `_id` lookups per round trip when reading a range */
 const READ_FAN_OUT = 25;
 /** recent (session, sender, cid) → message, so that most resends cost no query */
@@ -36,7 +32,6 @@ export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq
 export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane()): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, Message>();
-  const inserts = createInsertBatcher(col, { lane });
 
   function remember(m: Message) {
     if (recent.size >= CID_CACHE_SIZE) recent.delete(recent.keys().next().value!);
@@ -63,6 +58,8 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     return seq;
   }
 
+  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember });
+
   return {
     findByCid,
 
@@ -70,42 +67,9 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
       return (await nextFree(sessionId, hint + 1)) - 1;
     },
 
-    async append(draft: MessageDraft, lastSeqHint: number) {
+    append(draft, lastSeqHint) {
       const earlier = recent.get(cidKey(draft.sessionId, draft.from.id, draft.cid));
-      if (earlier) return { message: earlier, created: false };
-      let seq = lastSeqHint + 1;
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const doc: MessageDoc = { _id: messageId(draft.sessionId, seq), ...draft, seq };
-        try {
-          await inserts.insert(doc);
-          const message = toMessage(doc);
-          remember(message);
-          return { message, created: true };
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-          // Mostly another instance stored that seq a moment ago (both sides of a conversation
-          // writing at once): the next seq, straight away. Safe whichever key it was: if it was
-          // the seq, seq is stored and the next may be tried; if it was the cid, the cid clashes
-          // at any seq, so this insert fails as well and the lookups below settle it.
-          if (attempt === 0) {
-            seq += 1;
-            continue;
-          }
-          // Which unique key was it? The seq, if that seq is taken now (by us: a resend), else the cid.
-          const holder = await bySeq(draft.sessionId, seq);
-          if (holder && holder.from.id === draft.from.id && holder.cid === draft.cid) return { message: holder, created: false };
-          if (holder) {
-            seq = await nextFree(draft.sessionId, seq + 1);
-            continue;
-          }
-          const original = await findByCid(draft.sessionId, draft.from.id, draft.cid);
-          if (original) {
-            remember(original);
-            return { message: original, created: false };
-          }
-        }
-      }
-      throw unavailable('the session is too busy to store the message, send it again');
+      return earlier ? Promise.resolve({ message: earlier, created: false }) : appender.append(draft, lastSeqHint);
     },
 
     async after(sessionId, after, limit) {

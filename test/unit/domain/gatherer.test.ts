@@ -55,3 +55,31 @@ test('close hands back what waits, sends nothing more, and refuses new items', a
   assert.deepEqual(r.batches, [[1]]);
   assert.throws(() => g.add(4), /closed/);
 });
+
+test('waitMs holds a batch for more items after a full-ish one, not after a lone item, and a full batch waits no longer', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 4, send: r.send, waitMs: (last) => (last > 1 ? 30 : 0) });
+  g.add(1);
+  await turn();
+  assert.deepEqual(r.batches, [[1]], 'after nothing, a lone item leaves at once');
+  g.add(2);
+  g.add(3);
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2, 3]], 'after a lone item, no wait');
+  g.add(4);
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2, 3]], 'after a batch of two, the next one waits for more');
+  g.add(5);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.deepEqual(r.batches, [[1], [2, 3], [4, 5]]);
+  g.add(6);
+  r.finish.shift()!();
+  await turn();
+  for (const i of [7, 8, 9]) g.add(i);
+  await turn();
+  assert.deepEqual(r.batches.at(-1), [6, 7, 8, 9], 'full: it leaves before the wait is over');
+});

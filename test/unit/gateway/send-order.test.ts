@@ -8,14 +8,20 @@ function setup() {
   const order = new SendOrder(() => now);
   /** what `send` was called with, per cid */
   const seen: Array<{ cid: string; held: AppError | undefined }> = [];
-  const run = (sid: string, cid: string, outcome?: AppError) =>
+  /** `outcome` refuses the send at admission */
+  const run = async (sid: string, cid: string, outcome?: AppError) => {
+    const { stored } = await admit(sid, cid, outcome);
+    return stored;
+  };
+  /** admits a send whose storing waits for `settle` (a refusal then comes from the store) */
+  const admit = (sid: string, cid: string, outcome?: AppError, settle: Promise<string> = Promise.resolve(cid)) =>
     order.run(sid, cid, async (held) => {
       seen.push({ cid, held });
       if (held) throw held;
       if (outcome) throw outcome;
-      return cid;
+      return { stored: settle };
     });
-  return { run, seen, advance: (ms: number) => (now += ms) };
+  return { run, admit, seen, advance: (ms: number) => (now += ms) };
 }
 
 test('after a refusal, later sends of the session are held until the refused cid comes back', async () => {
@@ -64,4 +70,22 @@ test('errors without a retry time do not hold anything', async () => {
   const { run } = setup();
   await assert.rejects(run('s1', 'c1', tooLarge('too long')), { code: 'too_large' });
   assert.equal(await run('s1', 'c2'), 'c2');
+});
+
+test('a store refusal after admission holds the session; the sends admitted behind it and refused with it do not move the hold', async () => {
+  const { run, admit } = setup();
+  let failFirst!: (err: unknown) => void;
+  let failSecond!: (err: unknown) => void;
+  const first = await admit('s1', 'c1', undefined, new Promise<string>((_, reject) => (failFirst = reject)));
+  const second = await admit('s1', 'c2', undefined, new Promise<string>((_, reject) => (failSecond = reject)));
+  const refusal = unavailable('the message could not be stored, send it again', 1000);
+  failFirst(refusal);
+  failSecond(refusal);
+  await assert.rejects(first.stored, { code: 'unavailable' });
+  await assert.rejects(second.stored, { code: 'unavailable' });
+  await assert.rejects(run('s1', 'c3'), (err: unknown) => err instanceof AppError && err.code === 'unavailable' && err.retryAfterMs === HOLD_MIN_MS);
+  await assert.rejects(run('s1', 'c2'), 'c2 waits for c1, the first refused');
+  assert.equal(await run('s1', 'c1'), 'c1');
+  assert.equal(await run('s1', 'c2'), 'c2');
+  assert.equal(await run('s1', 'c3'), 'c3');
 });

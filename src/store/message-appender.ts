@@ -1,0 +1,242 @@
+/**
+ * Stores message drafts with the next seqs of their sessions: many drafts
+ * of one session on their way at once, each session's stored in the order
+ * `append()` was called. messages.ts owns the documents and the lookups;
+ * this file owns only the order in which drafts are tried.
+ *
+ * Drafts wait in a lane per session. A batch (one at a time, as
+ * domain/gatherer.ts forms them) takes what the lanes hold, numbers each
+ * lane's drafts on from the lane's next seq and stores them all with one
+ * ordered `insertMany`. Ordered is what keeps the promises: the server stops
+ * at the first failing document, so seq N is only written right after N-1
+ * was (the store stays prefix-closed, messages.ts), and a session's later
+ * draft never gets a seq before an earlier one's.
+ *
+ * A failing document is a duplicate key; its lane waits while it is settled:
+ * - the first time, mostly another instance took that seq a moment ago: the
+ *   next seq, straight away. Safe whichever key clashed: a cid clashes at any
+ *   seq, so the next try fails too (and stops its lane's drafts behind it)
+ *   and the lookups below settle it;
+ * - again: the seq, if it is taken (by this very draft: a resend this
+ *   process had not seen; or by another: look for the next free one), else
+ *   the cid (the original is the answer, `created: false`).
+ * The documents after it in the batch were not tried: they go again in the
+ * next batch, unchanged. Anything else that fails (the command, a lookup,
+ * too many tries) fails the lane: its draft and every draft behind it are
+ * refused with `unavailable` and a retry time, so none of them is stored
+ * before the one in front is sent again (gateway/send-order.ts).
+ */
+import type { Collection, MongoBulkWriteError } from 'mongodb';
+import { createGatherer } from '../domain/gatherer.js';
+import type { Message, MessageDraft } from '../domain/model.js';
+import { unavailable } from '../errors.js';
+import { isDuplicateKey } from './ids.js';
+import type { WriteLane } from './write-lane.js';
+
+export type MessageDoc = Omit<Message, 'id'> & { _id: string };
+export type AppendResult = { message: Message; created: boolean };
+
+/**
+ * Documents per insertMany. FerretDB 1.24 inserts in chunks of 100 and goes
+ * on with the next chunk after an ordered insert failed in one; one chunk
+ * per command keeps "stops at the first failure" true there.
+ */
+const MAX_BATCH = 100;
+/**
+ * Once batches carry more than one session, the next waits this long for
+ * more: each insert costs the embedded FerretDB about 1 ms of CPU for its
+ * commit besides 0.15 ms per document (measured here), so at 1,000 msg/s
+ * batches of two spent half its CPU on commits. A lone message never waits.
+ */
+const GATHER_MS = 4;
+/** tries per draft before it is refused */
+const MAX_ATTEMPTS = 100;
+/** what a refused draft's sender is told to wait before sending again */
+export const STORE_RETRY_MS = 1000;
+/** idle lanes are forgotten past this many (their next seq comes from the caller's hint again) */
+const MAX_LANES = 50_000;
+
+export interface AppenderLookups {
+  messageId(sessionId: string, seq: number): string;
+  toMessage(doc: MessageDoc): Message;
+  /** the message stored at that seq, if any */
+  bySeq(sessionId: string, seq: number): Promise<Message | null>;
+  /** the first free seq at or after `from` */
+  nextFree(sessionId: string, from: number): Promise<number>;
+  findByCid(sessionId: string, senderId: string, cid: string): Promise<Message | null>;
+  /** a message is stored or found: worth remembering by its cid */
+  remember(message: Message): void;
+}
+
+interface Draft {
+  draft: MessageDraft;
+  /** a stored seq of the session, at least (may lag, never lead) */
+  hint: number;
+  attempts: number;
+  /** the seq its first try clashed at */
+  firstClash: number;
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+interface Lane {
+  sessionId: string;
+  /** the seq its next draft tries (0: not known, from the drafts' hints) */
+  next: number;
+  waiting: Draft[];
+  /** in a batch on its way, or settling a failed draft */
+  busy: boolean;
+  /** handed to the gatherer, not taken yet */
+  offered: boolean;
+}
+
+interface Entry {
+  lane: Lane;
+  item: Draft;
+  doc: MessageDoc;
+}
+
+export interface MessageAppender {
+  append(draft: MessageDraft, lastSeqHint: number): Promise<AppendResult>;
+}
+
+export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups): MessageAppender {
+  const lanes = new Map<string, Lane>();
+  const batches = createGatherer<Lane>({ maxBatch: MAX_BATCH, send: store, waitMs: (last) => (last > 1 ? GATHER_MS : 0) });
+
+  function offer(l: Lane): void {
+    if (l.busy || l.offered || l.waiting.length === 0) return;
+    l.offered = true;
+    batches.add(l);
+  }
+
+  function laneOf(sessionId: string): Lane {
+    let l = lanes.get(sessionId);
+    if (!l) {
+      if (lanes.size >= MAX_LANES) {
+        for (const [id, idle] of lanes) if (!idle.busy && !idle.offered && idle.waiting.length === 0) lanes.delete(id);
+      }
+      lanes.set(sessionId, (l = { sessionId, next: 0, waiting: [], busy: false, offered: false }));
+    }
+    return l;
+  }
+
+  /** Refuses `first` and everything waiting behind it in its lane (see the file's comment). */
+  function fail(l: Lane, first: Draft[], cause: unknown): void {
+    const err = Object.assign(unavailable('the message could not be stored, send it again', STORE_RETRY_MS), { cause });
+    for (const d of [...first, ...l.waiting.splice(0)]) d.reject(err);
+    l.next = 0;
+    l.busy = false;
+  }
+
+  async function store(offered: Lane[]): Promise<void> {
+    const entries: Entry[] = [];
+    for (const l of offered) {
+      l.offered = false;
+      const room = MAX_BATCH - entries.length;
+      if (room <= 0) {
+        offer(l);
+        continue;
+      }
+      const taken = l.waiting.splice(0, room);
+      l.busy = true;
+      let seq = Math.max(l.next, taken[0]!.hint + 1);
+      for (const item of taken) {
+        entries.push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
+        seq += 1;
+      }
+    }
+    if (entries.length === 0) return;
+
+    let failedAt = entries.length;
+    try {
+      await lane.run(() => col.insertMany(entries.map((e) => e.doc), { ordered: true }));
+    } catch (err) {
+      const first = [(err as MongoBulkWriteError).writeErrors ?? []].flat()[0];
+      if (!first || !isDuplicateKey({ code: first.code })) {
+        // the command failed (connection, server): a prefix may be stored, nobody knows which
+        for (const l of new Set(entries.map((e) => e.lane))) {
+          fail(
+            l,
+            entries.filter((e) => e.lane === l).map((e) => e.item),
+            err,
+          );
+        }
+        return;
+      }
+      failedAt = first.index;
+    }
+
+    for (const e of entries.slice(0, failedAt)) {
+      e.lane.next = e.doc.seq + 1;
+      const message = lookups.toMessage(e.doc);
+      lookups.remember(message);
+      e.item.resolve({ message, created: true });
+    }
+    // not tried: back to the front of their lanes, in their order
+    const untried = entries.slice(failedAt + 1);
+    for (let i = untried.length - 1; i >= 0; i--) untried[i]!.lane.waiting.unshift(untried[i]!.item);
+    const failed = entries[failedAt];
+    for (const l of new Set(entries.map((e) => e.lane))) {
+      if (l === failed?.lane) continue;
+      l.busy = false;
+      offer(l);
+    }
+    if (failed) void settle(failed);
+  }
+
+  /** A draft whose document clashed with a stored one: answered, or back in front of its lane for another seq. */
+  async function settle({ lane: l, item, doc }: Entry): Promise<void> {
+    try {
+      const result = await collided(l, item, doc.seq);
+      if (result) item.resolve(result);
+      else l.waiting.unshift(item);
+      l.busy = false;
+      offer(l);
+    } catch (err) {
+      fail(l, [item], err);
+    }
+  }
+
+  async function collided(l: Lane, item: Draft, seq: number): Promise<AppendResult | null> {
+    item.attempts += 1;
+    if (item.attempts >= MAX_ATTEMPTS) throw new Error(`no free seq after ${MAX_ATTEMPTS} tries`);
+    const { sessionId, from, cid } = item.draft;
+    if (item.attempts === 1) {
+      // Its lane's drafts behind it wait until it is settled (ordered: none is stored past it),
+      // so a free seq skipped here, if it was the cid that clashed, is found again below.
+      item.firstClash = seq;
+      l.next = seq + 1;
+      return null;
+    }
+    const holder = await lookups.bySeq(sessionId, seq);
+    if (holder && holder.from.id === from.id && holder.cid === cid) {
+      l.next = seq + 1;
+      lookups.remember(holder);
+      return { message: holder, created: false };
+    }
+    if (holder) {
+      l.next = await lookups.nextFree(sessionId, seq + 1);
+      return null;
+    }
+    // the seq is free: the cid clashed. Every seq before the first clash is stored (the batch was
+    // ordered); the next draft goes to the first free one from there, which the first retry skipped.
+    const original = await lookups.findByCid(sessionId, from.id, cid);
+    l.next = await lookups.nextFree(sessionId, item.firstClash);
+    if (original) {
+      lookups.remember(original);
+      return { message: original, created: false };
+    }
+    return null;
+  }
+
+  return {
+    append(draft, lastSeqHint) {
+      return new Promise((resolve, reject) => {
+        const l = laneOf(draft.sessionId);
+        l.waiting.push({ draft, hint: lastSeqHint, attempts: 0, firstClash: 0, resolve, reject });
+        offer(l);
+      });
+    },
+  };
+}

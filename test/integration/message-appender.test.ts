@@ -1,0 +1,153 @@
+/**
+ * The message store's appends against the real MongoDB-compatible server:
+ * many of a session on their way at once, numbered and stored in the order
+ * they were asked, through clashes with other writers, resends and failures
+ * (src/store/message-appender.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Db, MongoClient } from 'mongodb';
+import type { MessageDraft } from '../../src/domain/model.js';
+import type { MessageStore } from '../../src/domain/ports.js';
+import { ensureIndexes } from '../../src/store/stores.js';
+import { createMessageRepository, messageId } from '../../src/store/messages.js';
+import { STORE_RETRY_MS } from '../../src/store/message-appender.js';
+import type { WriteLane } from '../../src/store/write-lane.js';
+import { testUrls, uniqueName } from '../helpers/infra.js';
+
+function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft {
+  return {
+    sessionId,
+    siteId: 'site-1',
+    cid,
+    from: { id: from, kind: 'visitor', name: 'Visitor' },
+    type: 'chat',
+    body: { text: cid },
+    status: 'ok',
+    createdAt: new Date(),
+  };
+}
+
+/** A write lane that counts the insert commands and can fail the next ones after a delay. */
+function countingLane() {
+  const lane = {
+    commands: 0,
+    failNext: 0,
+    run<T>(write: () => Promise<T>): Promise<T> {
+      lane.commands += 1;
+      if (lane.failNext > 0) {
+        lane.failNext -= 1;
+        return new Promise((_, reject) => setTimeout(() => reject(new Error('connection reset')), 30));
+      }
+      return write();
+    },
+  } satisfies WriteLane & Record<string, unknown>;
+  return lane;
+}
+
+describe('message appends', () => {
+  let client: MongoClient;
+  let db: Db;
+
+  before(async () => {
+    client = await MongoClient.connect(testUrls().mongoUrl);
+    db = client.db(uniqueName('appends'));
+    await ensureIndexes(db);
+  });
+  after(async () => {
+    await db.dropDatabase();
+    await client.close();
+  });
+
+  async function storedTexts(sessionId: string): Promise<string[]> {
+    const docs = await db
+      .collection<{ _id: string; seq: number; body: { text: string } }>('messages')
+      .find({ sessionId })
+      .toArray();
+    docs.sort((a, b) => a.seq - b.seq);
+    assert.deepEqual(
+      docs.map((d) => d.seq),
+      docs.map((_, i) => i + 1),
+      'seqs 1..N, no gap',
+    );
+    return docs.map((d) => d.body.text);
+  }
+
+  it("stores a session's drafts asked at once in one command, numbered in the order asked", async () => {
+    const lane = countingLane();
+    const store = createMessageRepository(db, lane);
+    const cids = Array.from({ length: 30 }, (_, i) => `one-${i}`);
+    const results = await Promise.all(cids.map((cid) => store.append(draft('s-one', cid), 0)));
+    assert.deepEqual(
+      results.map((r) => [r.message.cid, r.message.seq, r.created]),
+      cids.map((cid, i) => [cid, i + 1, true]),
+    );
+    assert.equal(lane.commands, 1, 'one insert for all thirty');
+    assert.deepEqual(await storedTexts('s-one'), cids);
+  });
+
+  it('goes past seqs another writer took, keeping its order, and stores the other sessions of the batch too', async () => {
+    const other: MessageStore = createMessageRepository(db);
+    for (const cid of ['theirs-1', 'theirs-2', 'theirs-3']) await other.append(draft('s-clash', cid, 'agent-1'), 0);
+    const store = createMessageRepository(db, countingLane());
+    const mine = ['mine-1', 'mine-2', 'mine-3', 'mine-4'];
+    // the hint lags (seq 1): the first tries clash with what the other writer stored
+    const clashing = mine.map((cid) => store.append(draft('s-clash', cid), 1));
+    const bystanders = ['by-1', 'by-2'].map((cid) => store.append(draft('s-bystander', cid), 0));
+    const results = await Promise.all(clashing);
+    assert.deepEqual(
+      results.map((r) => r.message.seq),
+      [4, 5, 6, 7],
+    );
+    assert.deepEqual(await storedTexts('s-clash'), ['theirs-1', 'theirs-2', 'theirs-3', ...mine]);
+    assert.deepEqual(
+      (await Promise.all(bystanders)).map((r) => r.message.seq),
+      [1, 2],
+    );
+    assert.deepEqual(await storedTexts('s-bystander'), ['by-1', 'by-2']);
+  });
+
+  it('answers a resend with its original, even in the same batch, and leaves no gap', async () => {
+    const store = createMessageRepository(db, countingLane());
+    const [first, resend, next] = await Promise.all([
+      store.append(draft('s-resend', 'x'), 0),
+      store.append(draft('s-resend', 'x'), 0),
+      store.append(draft('s-resend', 'y'), 0),
+    ]);
+    assert.deepEqual([first.message.seq, first.created], [1, true]);
+    assert.deepEqual([resend.message.seq, resend.created], [1, false]);
+    assert.deepEqual([next.message.seq, next.created], [2, true]);
+    assert.deepEqual(await storedTexts('s-resend'), ['x', 'y']);
+
+    // a resend a fresh process has never seen (no cache): found by its cid
+    const fresh = createMessageRepository(db);
+    const again = await fresh.append(draft('s-resend', 'x'), 0);
+    assert.deepEqual([again.message.seq, again.created], [1, false]);
+    assert.deepEqual(await storedTexts('s-resend'), ['x', 'y']);
+  });
+
+  it('refuses a failed draft and every draft of its session behind it, so that their resends keep the order', async () => {
+    const lane = countingLane();
+    const store = createMessageRepository(db, lane);
+    lane.failNext = 1;
+    const inFailingBatch = ['f-1', 'f-2'].map((cid) => store.append(draft('s-fail', cid), 0));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const behind = store.append(draft('s-fail', 'f-3'), 0); // waits for the failing batch
+    const outcomes = await Promise.allSettled([...inFailingBatch, behind]);
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      const err = (o as PromiseRejectedResult).reason as { code?: string; retryAfterMs?: number };
+      assert.equal(err.code, 'unavailable');
+      assert.equal(err.retryAfterMs, STORE_RETRY_MS);
+    }
+    assert.deepEqual(await storedTexts('s-fail'), [], 'nothing stored');
+
+    const resent = await Promise.all(['f-1', 'f-2', 'f-3'].map((cid) => store.append(draft('s-fail', cid), 0)));
+    assert.deepEqual(
+      resent.map((r) => r.message.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(await storedTexts('s-fail'), ['f-1', 'f-2', 'f-3']);
+    assert.equal(await db.collection('messages').countDocuments({ _id: messageId('s-fail', 4) as never }), 0);
+  });
+});
