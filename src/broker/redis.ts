@@ -414,13 +414,9 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   async function publish(channelNames: string[], push: Push): Promise<void> {
     if (channelNames.length === 0) return;
     const payload = encodePush(push);
-    if (channelNames.length === 1) {
-      await redis.publish(channelNames[0]!, payload);
-      return;
-    }
-    const pipeline = redis.pipeline();
-    for (const channel of channelNames) pipeline.publish(channel, payload);
-    replies(await pipeline.exec());
+    // one command each: the connection auto-pipelines (plugins/redis.ts), so every publish of this
+    // event-loop turn, this push's and other messages', leaves in one write, in the order called
+    await Promise.all(channelNames.map((channel) => redis.publish(channel, payload)));
   }
 
   return {

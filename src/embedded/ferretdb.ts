@@ -58,25 +58,48 @@ export async function ensureFerretdbBinary(opts: { log: (line: string) => void }
   return binary;
 }
 
+interface SourcePatch {
+  /** relative to the module's root */
+  file: string;
+  before: string;
+  after: string;
+}
+
 /**
- * FerretDB 1.24's SQLite backend looks documents up by `_id` with
- * `_ferretdb_sjson->'$._id' = ?`, but creates the unique `_id` index on
- * `_ferretdb_sjson->"_id"`. SQLite uses an expression index only for the same
- * expression, so every lookup by `_id` (and every update and delete, which
- * find their document that way) scanned the whole table: 1.3 ms with 1,000
- * documents, 53 ms with 50,000 (measured here). The patch makes the lookups
- * use the index's expression; it changes no stored data, so databases made
- * by the unpatched binary work unchanged.
+ * What the build changes in FerretDB 1.24; neither patch changes stored data,
+ * so databases made by the unpatched binary work unchanged.
+ *
+ * 1. Its SQLite backend looks documents up by `_id` with
+ *    `_ferretdb_sjson->'$._id' = ?`, but creates the unique `_id` index on
+ *    `_ferretdb_sjson->"_id"`. SQLite uses an expression index only for the
+ *    same expression, so every lookup by `_id` (and every update and delete,
+ *    which find their document that way) scanned the whole table: 1.3 ms with
+ *    1,000 documents, 53 ms with 50,000 (measured here). The patch makes the
+ *    lookups use the index's expression.
+ * 2. An ordered insert must stop at its first failing document. FerretDB
+ *    inserts in chunks of 100 and stopped only the chunk with the failure,
+ *    then went on with the next chunks. The message store relies on the stop
+ *    (store/message-appender.ts: a session's later messages are never stored
+ *    past an earlier one that failed), so the patch stops the whole insert.
  */
-const ID_COLUMN_FILE = join('internal', 'backends', 'sqlite', 'metadata', 'metadata.go');
-const ID_COLUMN_BEFORE = `IDColumn = DefaultColumn + "->'$._id'"`;
-const ID_COLUMN_AFTER = 'IDColumn = DefaultColumn + `->"_id"`';
+const PATCHES: SourcePatch[] = [
+  {
+    file: join('internal', 'backends', 'sqlite', 'metadata', 'metadata.go'),
+    before: `IDColumn = DefaultColumn + "->'$._id'"`,
+    after: 'IDColumn = DefaultColumn + `->"_id"`',
+  },
+  {
+    file: join('internal', 'handler', 'msg_insert.go'),
+    before: '\t\t\tif params.Ordered {\n\t\t\t\tbreak\n\t\t\t}\n\t\t}\n\t}\n\n\tres := must.NotFail(',
+    after: '\t\t\tif params.Ordered {\n\t\t\t\tbreak\n\t\t\t}\n\t\t}\n\n\t\tif params.Ordered && len(writeErrors) > 0 {\n\t\t\tbreak\n\t\t}\n\t}\n\n\tres := must.NotFail(',
+  },
+];
 /** what the binary was built from: a different stamp (another version or patch) rebuilds it */
-const BUILD_STAMP = `${FERRETDB_VERSION} + ${ID_COLUMN_AFTER}\n`;
+const BUILD_STAMP = `${FERRETDB_VERSION}\n${PATCHES.map((p) => `${p.file}: ${p.after}`).join('\n')}\n`;
 const stampPath = (binary: string) => `${binary}.built-from`;
 
 /**
- * A copy of the FerretDB module with the patch above, under `.tools`, and a
+ * A copy of the FerretDB module with the patches above, under `.tools`, and a
  * go.mod beside it that points the wrapper at the copy (`go build -modfile`):
  * tools/ferretdb itself stays a plain module of the released version.
  */
@@ -98,10 +121,12 @@ async function patchedModule(go: string, source: string, tools: string, env: Nod
   await rm(copy, { recursive: true, force: true });
   await cp(moduleDir, copy, { recursive: true });
   await chmodTree(copy); // the module cache is read-only
-  const file = join(copy, ID_COLUMN_FILE);
-  const text = await readFile(file, 'utf8');
-  if (!text.includes(ID_COLUMN_BEFORE)) throw new Error(`FerretDB ${FERRETDB_VERSION}: ${ID_COLUMN_FILE} is not what the _id index patch expects`);
-  await writeFile(file, text.replace(ID_COLUMN_BEFORE, ID_COLUMN_AFTER));
+  for (const patch of PATCHES) {
+    const file = join(copy, patch.file);
+    const text = await readFile(file, 'utf8');
+    if (!text.includes(patch.before)) throw new Error(`FerretDB ${FERRETDB_VERSION}: ${patch.file} is not what its patch expects`);
+    await writeFile(file, text.replace(patch.before, patch.after));
+  }
 
   const build = join(tools, 'ferretdb-build');
   await mkdir(build, { recursive: true });

@@ -37,11 +37,11 @@ export type MessageDoc = Omit<Message, 'id'> & { _id: string };
 export type AppendResult = { message: Message; created: boolean };
 
 /**
- * Documents per insertMany. FerretDB 1.24 inserts in chunks of 100 and goes
- * on with the next chunk after an ordered insert failed in one; one chunk
- * per command keeps "stops at the first failure" true there.
+ * Documents (and sessions) per insertMany. The embedded FerretDB commits
+ * every 100 as one transaction, and stops an ordered insert at its first
+ * failure only with the patch src/embedded/ferretdb.ts applies.
  */
-const MAX_BATCH = 100;
+const MAX_BATCH = 500;
 /**
  * Once batches carry more than one session, the next waits this long for
  * more: each insert costs the embedded FerretDB about 1 ms of CPU for its

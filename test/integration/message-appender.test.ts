@@ -73,6 +73,22 @@ describe('message appends', () => {
     return docs.map((d) => d.body.text);
   }
 
+  it("stops an ordered insert at its first failure, also past the server's chunks of 100 (FerretDB's patch)", async () => {
+    const col = db.collection<{ _id: string; n: number }>('ordered');
+    await col.insertOne({ _id: 'doc-40', n: -1 });
+    const docs = Array.from({ length: 250 }, (_, n) => ({ _id: `doc-${n}`, n }));
+    const err = await col.insertMany(docs, { ordered: true }).then(
+      () => null,
+      (e: { writeErrors?: unknown }) => e,
+    );
+    assert.ok(err, 'the duplicate fails the insert');
+    assert.deepEqual(
+      [err.writeErrors].flat().map((w) => (w as { index: number }).index),
+      [40],
+    );
+    assert.equal(await col.countDocuments({ n: { $gte: 0 } }), 40, 'the 40 before it, none after');
+  });
+
   it("stores a session's drafts asked at once in one command, numbered in the order asked", async () => {
     const lane = countingLane();
     const store = createMessageRepository(db, lane);
