@@ -109,6 +109,7 @@ export function createChatService(deps: ChatDeps) {
    * seq after it, instead of colliding with it and looking further.
    */
   function noteStored(sessionId: string, seq: number) {
+    messages.noteStored(sessionId, seq);
     if (seqHints.size > 50_000) seqHints.clear();
     if ((seqHints.get(sessionId) ?? 0) < seq) seqHints.set(sessionId, seq);
   }

@@ -94,6 +94,8 @@ export interface MessageStore {
   lastSeq(sessionId: string, hint: number): Promise<number>;
   /** The message a sender stored with this cid, if any. */
   findByCid(sessionId: string, senderId: string, cid: string): Promise<Message | null>;
+  /** Seq `seq` of the session is stored, maybe by another instance (the broker brought it): later appends start past it. */
+  noteStored(sessionId: string, seq: number): void;
 }
 
 export interface CursorStore {

@@ -53,6 +53,15 @@ const GATHER_MS = 4;
 const MAX_ATTEMPTS = 100;
 /** what a refused draft's sender is told to wait before sending again */
 export const STORE_RETRY_MS = 1000;
+/**
+ * How long a session counts as written by another instance too, after a
+ * clash or the broker's word of a message this process did not store. Such
+ * a session's drafts go one per batch, in an unordered insert of their own:
+ * a clash there holds up neither the session's next drafts (they wait for
+ * the first anyway) nor other sessions' drafts, as it would in the ordered
+ * insert, where everything after a clash is left untried.
+ */
+const CONTENDED_MS = 10_000;
 /** idle lanes are forgotten past this many (their next seq comes from the caller's hint again) */
 const MAX_LANES = 50_000;
 
@@ -88,6 +97,8 @@ interface Lane {
   busy: boolean;
   /** handed to the gatherer, not taken yet */
   offered: boolean;
+  /** until then (ms since the epoch) another writer is likely to take this session's next seqs too */
+  contendedUntil: number;
 }
 
 interface Entry {
@@ -96,8 +107,13 @@ interface Entry {
   doc: MessageDoc;
 }
 
+/** per document not stored, by index: a clash is a duplicate key; an ordered insert leaves those after its clash untried; or what failed the whole command */
+type Outcome = Map<number, 'clash' | 'untried'> | Error;
+
 export interface MessageAppender {
   append(draft: MessageDraft, lastSeqHint: number): Promise<AppendResult>;
+  /** Seq `seq` of the session is stored, by this process or another (the broker said so). */
+  noteStored(sessionId: string, seq: number): void;
 }
 
 export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups): MessageAppender {
@@ -116,7 +132,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (lanes.size >= MAX_LANES) {
         for (const [id, idle] of lanes) if (!idle.busy && !idle.offered && idle.waiting.length === 0) lanes.delete(id);
       }
-      lanes.set(sessionId, (l = { sessionId, next: 0, waiting: [], busy: false, offered: false }));
+      lanes.set(sessionId, (l = { sessionId, next: 0, waiting: [], busy: false, offered: false, contendedUntil: 0 }));
     }
     return l;
   }
@@ -130,63 +146,98 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
   }
 
   async function store(offered: Lane[]): Promise<void> {
-    const entries: Entry[] = [];
+    const now = Date.now();
+    const ordered: Entry[] = [];
+    const contended: Entry[] = [];
     for (const l of offered) {
       l.offered = false;
-      const room = MAX_BATCH - entries.length;
+      const room = MAX_BATCH - ordered.length - contended.length;
       if (room <= 0) {
         offer(l);
         continue;
       }
-      const taken = l.waiting.splice(0, room);
+      const alone = l.contendedUntil > now;
+      const taken = l.waiting.splice(0, alone ? 1 : room);
       l.busy = true;
       let seq = Math.max(l.next, taken[0]!.hint + 1);
       for (const item of taken) {
-        entries.push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
+        (alone ? contended : ordered).push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
         seq += 1;
       }
     }
-    if (entries.length === 0) return;
+    if (ordered.length + contended.length === 0) return;
 
-    let failedAt = entries.length;
+    let outcomes: readonly [Outcome, Outcome];
     try {
-      await lane.run(() => col.insertMany(entries.map((e) => e.doc), { ordered: true }));
+      outcomes = await lane.run(async () => [await insert(ordered, true), await insert(contended, false)] as const);
     } catch (err) {
-      const first = [(err as MongoBulkWriteError).writeErrors ?? []].flat()[0];
-      if (!first || !isDuplicateKey({ code: first.code })) {
+      const failure = err instanceof Error ? err : new Error(String(err));
+      outcomes = [failure, failure];
+    }
+    const [inOrder, oneEach] = outcomes;
+    const clashed: Entry[] = [];
+    for (const [entries, outcome] of [
+      [ordered, inOrder],
+      [contended, oneEach],
+    ] as const) {
+      if (outcome instanceof Error) {
         // the command failed (connection, server): a prefix may be stored, nobody knows which
         for (const l of new Set(entries.map((e) => e.lane))) {
           fail(
             l,
             entries.filter((e) => e.lane === l).map((e) => e.item),
-            err,
+            outcome,
           );
         }
-        return;
+        continue;
       }
-      failedAt = first.index;
+      entries.forEach((e, i) => {
+        const result = outcome.get(i) ?? 'stored';
+        if (result === 'stored') {
+          e.lane.next = Math.max(e.lane.next, e.doc.seq + 1);
+          const message = lookups.toMessage(e.doc);
+          lookups.remember(message);
+          e.item.resolve({ message, created: true });
+        } else if (result === 'clash') clashed.push(e);
+      });
+      // not tried: back to the front of their lanes, in their order
+      for (let i = entries.length - 1; i >= 0; i--) if (outcome.get(i) === 'untried') entries[i]!.lane.waiting.unshift(entries[i]!.item);
     }
-
-    for (const e of entries.slice(0, failedAt)) {
-      e.lane.next = e.doc.seq + 1;
-      const message = lookups.toMessage(e.doc);
-      lookups.remember(message);
-      e.item.resolve({ message, created: true });
-    }
-    // not tried: back to the front of their lanes, in their order
-    const untried = entries.slice(failedAt + 1);
-    for (let i = untried.length - 1; i >= 0; i--) untried[i]!.lane.waiting.unshift(untried[i]!.item);
-    const failed = entries[failedAt];
-    for (const l of new Set(entries.map((e) => e.lane))) {
-      if (l === failed?.lane) continue;
+    const settling = new Set(clashed.map((e) => e.lane));
+    for (const l of new Set([...ordered, ...contended].map((e) => e.lane))) {
+      if (settling.has(l) || !l.busy) continue;
       l.busy = false;
       offer(l);
     }
-    if (failed) void settle(failed);
+    for (const e of clashed) void settle(e);
+  }
+
+  /**
+   * Inserts the entries' documents: what became of each that was not stored
+   * (by index; a clash is a duplicate key; an ordered insert leaves those
+   * after its clash untried), or the error that failed the whole command.
+   */
+  async function insert(entries: Entry[], inOrder: boolean): Promise<Outcome> {
+    const outcome = new Map<number, 'clash' | 'untried'>();
+    if (entries.length === 0) return outcome;
+    try {
+      await col.insertMany(
+        entries.map((e) => e.doc),
+        { ordered: inOrder },
+      );
+      return outcome;
+    } catch (err) {
+      const failures = [(err as MongoBulkWriteError).writeErrors ?? []].flat();
+      if (failures.length === 0 || failures.some((w) => !isDuplicateKey({ code: w.code }))) return err instanceof Error ? err : new Error(String(err));
+      for (const w of failures) outcome.set(w.index, 'clash');
+      if (inOrder) for (let i = failures[0]!.index + 1; i < entries.length; i++) outcome.set(i, 'untried');
+      return outcome;
+    }
   }
 
   /** A draft whose document clashed with a stored one: answered, or back in front of its lane for another seq. */
   async function settle({ lane: l, item, doc }: Entry): Promise<void> {
+    l.contendedUntil = Date.now() + CONTENDED_MS;
     try {
       const result = await collided(l, item, doc.seq);
       if (result) item.resolve(result);
@@ -206,7 +257,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       // Its lane's drafts behind it wait until it is settled (ordered: none is stored past it),
       // so a free seq skipped here, if it was the cid that clashed, is found again below.
       item.firstClash = seq;
-      l.next = seq + 1;
+      l.next = Math.max(l.next, seq + 1);
       return null;
     }
     const holder = await lookups.bySeq(sessionId, seq);
@@ -231,6 +282,14 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
   }
 
   return {
+    noteStored(sessionId, seq) {
+      const l = lanes.get(sessionId);
+      // a seq at or past the next one this process would try was stored by another writer
+      if (!l || seq < l.next) return;
+      l.next = seq + 1;
+      l.contendedUntil = Date.now() + CONTENDED_MS;
+    },
+
     append(draft, lastSeqHint) {
       return new Promise((resolve, reject) => {
         const l = laneOf(draft.sessionId);

@@ -62,6 +62,7 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
 
   return {
     findByCid,
+    noteStored: appender.noteStored,
 
     async lastSeq(sessionId, hint) {
       return (await nextFree(sessionId, hint + 1)) - 1;

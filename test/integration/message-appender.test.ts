@@ -123,6 +123,27 @@ describe('message appends', () => {
     assert.deepEqual(await storedTexts('s-bystander'), ['by-1', 'by-2']);
   });
 
+  it('two writers of one session at once: every draft stored once, no gap, each writer\'s in its order', async () => {
+    const a = createMessageRepository(db);
+    const b = createMessageRepository(db);
+    const sends: Array<Promise<{ message: { seq: number; cid: string } }>> = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 5; i++) {
+        sends.push(a.append(draft('s-race', `a-${round}-${i}`, 'visitor-1'), 0));
+        sends.push(b.append(draft('s-race', `b-${round}-${i}`, 'agent-1'), 0));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    const results = await Promise.all(sends);
+    const texts = await storedTexts('s-race');
+    assert.equal(texts.length, 40, 'all forty stored once');
+    assert.equal(new Set(results.map((r) => r.message.seq)).size, 40, 'each answered with its own seq');
+    for (const writer of ['a', 'b']) {
+      const mine = texts.filter((t) => t.startsWith(writer));
+      assert.deepEqual(mine, [...mine].sort((x, y) => x.localeCompare(y, 'en', { numeric: true })), `${writer}'s drafts in the order asked`);
+    }
+  });
+
   it('answers a resend with its original, even in the same batch, and leaves no gap', async () => {
     const store = createMessageRepository(db, countingLane());
     const [first, resend, next] = await Promise.all([

@@ -203,6 +203,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     async findByCid(sessionId, senderId, cid) {
       return messages.find((m) => m.sessionId === sessionId && m.from.id === senderId && m.cid === cid) ?? null;
     },
+    noteStored() {},
   };
 
   const cursorStore: CursorStore = {
