@@ -42,10 +42,12 @@ export const cpuText = (cpu: CpuShare[]) => cpu.map((c) => `${c.name} ${c.percen
 export function describeRun(run: RateRun): string {
   const r = run.r;
   const lost = r.issued - r.delivered;
+  const store = summarize(r.storeLatency);
   return (
     `${run.target} @ ${run.rate}/s: stored ${run.storedPerS.toFixed(0)}/s, delivered ${run.deliveredPerS.toFixed(0)}/s, ` +
     `p50 ${ms(run.deliver.p50)} p99 ${ms(run.deliver.p99)} max ${ms(run.deliver.max)}, lost ${lost}, dups ${r.duplicates}, ` +
-    `order ${r.outOfOrder}, drain ${(r.drainMs / 1000).toFixed(1)} s${r.drained ? '' : ' (gave up)'}; CPU ${cpuText(run.cpu)}` +
+    `order ${r.outOfOrder}, drain ${(r.drainMs / 1000).toFixed(1)} s${r.drained ? '' : ' (gave up)'}; ` +
+    `send→sent p50 ${ms(store.p50)} p99 ${ms(store.p99)}, generator late ${ms(r.generatorLagMs)} at worst; CPU ${cpuText(run.cpu)}` +
     `${run.sustained ? '' : ' — not sustained'}`
   );
 }
