@@ -10,7 +10,9 @@
  * ordered `insertMany`. Ordered is what keeps the promises: the server stops
  * at the first failing document, so seq N is only written right after N-1
  * was (the store stays prefix-closed, messages.ts), and a session's later
- * draft never gets a seq before an earlier one's.
+ * draft never gets a seq before an earlier one's. A session another
+ * instance writes as well sends one draft per batch instead, in an unordered
+ * insert beside the ordered one (CONTENDED_MS).
  *
  * A failing document is a duplicate key; its lane waits while it is settled:
  * - the first time, mostly another instance took that seq a moment ago: the
@@ -20,8 +22,8 @@
  * - again: the seq, if it is taken (by this very draft: a resend this
  *   process had not seen; or by another: look for the next free one), else
  *   the cid (the original is the answer, `created: false`).
- * The documents after it in the batch were not tried: they go again in the
- * next batch, unchanged. Anything else that fails (the command, a lookup,
+ * The documents after it in an ordered insert were not tried: they go again
+ * in the next batch, unchanged. Anything else that fails (the command, a lookup,
  * too many tries) fails the lane: its draft and every draft behind it are
  * refused with `unavailable` and a retry time, so none of them is stored
  * before the one in front is sent again (gateway/send-order.ts).
