@@ -186,12 +186,18 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     // ioredis subscribes again by itself; what was published meanwhile is gone (clients close the gaps by seq)
     log.warn({ channels: channels.size }, 'broker subscriber reconnected; pushes published while it was away were lost');
   });
+  // A message is published once per member account, so this instance mostly hears the same text
+  // twice in a row: decoded once, shared by the handlers (which must not change a push).
+  let lastText: string | undefined;
+  let lastPush: Push | undefined;
   sub.on('message', (channel: string, text: string) => {
     const entry = channels.get(channel);
     if (!entry) return;
     let push: Push;
     try {
-      push = decodePush(text);
+      push = text === lastText ? lastPush! : decodePush(text);
+      lastText = text;
+      lastPush = push;
     } catch (err) {
       log.error({ err, channel }, 'broker: dropped a push that does not decode');
       return;

@@ -116,7 +116,7 @@ export class Connection {
   }
 
   private push(m: Message): void {
-    const frame = JSON.stringify(toMsgFrameOf(m));
+    const frame = msgFrameText(m);
     (this.next ??= new Map()).set(m.sessionId, m.seq + 1);
     (this.waiting ??= new WaitAck(this.opts.waitAck)).add(m.sessionId, m.seq, frame, this.opts.now());
     this.sendRaw(frame);
@@ -149,4 +149,13 @@ export class Connection {
     this.closed = true;
     this.ws.terminate();
   }
+}
+
+/** each message's `msg` frame, written once for all the connections it goes to (the broker shares decoded pushes) */
+const msgFrames = new WeakMap<Message, string>();
+
+function msgFrameText(m: Message): string {
+  let text = msgFrames.get(m);
+  if (text === undefined) msgFrames.set(m, (text = JSON.stringify(toMsgFrameOf(m))));
+  return text;
 }
