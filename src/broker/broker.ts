@@ -3,8 +3,7 @@
  * something to the instances holding the recipients' connections, and keeps
  * presence. Contract:
  * - delivery is at most once and may reorder between publishers (pushes from
- *   one instance arrive in the order it called the publishing methods, also
- *   when an earlier call has not finished yet); the gateway closes
+ *   one instance arrive in the order it published them); the gateway closes
  *   seq gaps from the store, so users still see exactly-once-in-order. A push
  *   published while an instance's subscription is down (Redis restart,
  *   network) is lost for that instance: seq sync repairs messages;

@@ -155,25 +155,17 @@ export function createChatService(deps: ChatDeps) {
     const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
     const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, hint);
     stored.catch(() => undefined); // awaited in its turn below; a failure before then is not unhandled
-    const turn = pushQueue.run(session.id, async () => {
+    return pushQueue.run(session.id, async () => {
       const { message, created } = await stored;
       noteStored(session.id, message.seq);
-      let pushed: Promise<void> = Promise.resolve();
       // A resend can find its message stored by a process that died before it recorded or pushed
       // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
       // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
       if (created || message.seq > session.lastSeq) {
         await sessions.noteAppended(session.id, message.seq, message.createdAt, message.from.kind === 'system' ? undefined : message.from.id);
-        // Handed to the broker in turn (which keeps the order it is handed things in); the next
-        // message of the session need not wait for the answer.
-        pushed = fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
-        pushed.catch(() => undefined); // awaited below
+        await fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
       }
-      return { result: { message, created }, pushed };
-    });
-    return turn.then(async ({ result, pushed }) => {
-      await pushed;
-      return result;
+      return { message, created };
     });
   }
 
