@@ -287,16 +287,13 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /**
-   * Stores a chat message, or answers a resend with the stored original. A new
-   * message is refused (`rate_limited`) when the limiter says so, or with
-   * `refuseNew` when the caller has a reason of its own (the gateway holding a
-   * connection's sends behind a refused one).
-   */
-  /**
-   * Checks a message and takes its sender's turn; resolves once the message
-   * is queued for storing, so that the caller may take the sender's next
-   * message meanwhile (their order is kept). `stored` resolves once it is
-   * stored and pushed. A resend of a stored message is answered with it.
+   * Checks a chat message and takes its sender's turn; resolves once the
+   * message is queued for storing, so that the caller may take the sender's
+   * next message meanwhile (the store keeps their order). `stored` resolves
+   * once it is stored and pushed; a resend is answered with the stored
+   * original. A new message is refused (`rate_limited`) when the limiter says
+   * so, or with `refuseNew` when the caller has a reason of its own (the
+   * gateway holding a connection's sends behind a refused one).
    */
   async function admitMessage(actor: Actor, id: string, input: { cid: string; text: string }, refuseNew?: AppError): Promise<{ stored: Promise<Message> }> {
     if (input.text.trim() === '') throw badRequest('text must not be empty');
