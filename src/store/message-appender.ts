@@ -25,8 +25,10 @@
  * The documents after it in an ordered insert were not tried: they go again
  * in the next batch, unchanged. Anything else that fails (the command, a lookup,
  * too many tries) fails the lane: its draft and every draft behind it are
- * refused with `unavailable` and a retry time, so none of them is stored
- * before the one in front is sent again (gateway/send-order.ts).
+ * refused with `unavailable` and a retry time, and so is every new draft of
+ * the session until the refused ones come back, in their order (or a few
+ * seconds pass): a draft its sender had on its way before hearing of the
+ * refusal is never stored before the refused one.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
 import { createGatherer } from '../domain/gatherer.js';
@@ -64,6 +66,13 @@ export const STORE_RETRY_MS = 1000;
  * insert, where everything after a clash is left untried.
  */
 const CONTENDED_MS = 10_000;
+/**
+ * After a failure, how long a session takes only the refused drafts back
+ * (in their order) and refuses others: long enough for their senders to
+ * send them again after STORE_RETRY_MS, short enough that a sender who gave
+ * up holds nobody back for long.
+ */
+const REFUSED_HOLD_MS = 3 * STORE_RETRY_MS;
 /** idle lanes are forgotten past this many (their next seq comes from the caller's hint again) */
 const MAX_LANES = 50_000;
 
@@ -101,6 +110,8 @@ interface Lane {
   offered: boolean;
   /** until then (ms since the epoch) another writer is likely to take this session's next seqs too */
   contendedUntil: number;
+  /** drafts this lane refused after a failure, in order (sender and cid), which must come back first */
+  refused: { keys: string[]; until: number } | undefined;
 }
 
 interface Entry {
@@ -134,17 +145,40 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (lanes.size >= MAX_LANES) {
         for (const [id, idle] of lanes) if (!idle.busy && !idle.offered && idle.waiting.length === 0) lanes.delete(id);
       }
-      lanes.set(sessionId, (l = { sessionId, next: 0, waiting: [], busy: false, offered: false, contendedUntil: 0 }));
+      lanes.set(sessionId, (l = { sessionId, next: 0, waiting: [], busy: false, offered: false, contendedUntil: 0, refused: undefined }));
     }
     return l;
   }
 
-  /** Refuses `first` and everything waiting behind it in its lane (see the file's comment). */
+  /**
+   * Refuses `first` and everything waiting behind it in its lane, and every
+   * other draft of the session until those come back, in their order, or
+   * REFUSED_HOLD_MS is over (see the file's comment).
+   */
   function fail(l: Lane, first: Draft[], cause: unknown): void {
     const err = Object.assign(unavailable('the message could not be stored, send it again', STORE_RETRY_MS), { cause });
-    for (const d of [...first, ...l.waiting.splice(0)]) d.reject(err);
+    const refused = [...first, ...l.waiting.splice(0)];
+    l.refused = { keys: [...(l.refused?.keys ?? []), ...refused.map((d) => senderCid(d.draft))], until: Date.now() + REFUSED_HOLD_MS };
+    for (const d of refused) d.reject(err);
     l.next = 0;
     l.busy = false;
+  }
+
+  /** Why the lane takes no new draft now (an earlier refused one must come back first), or null. */
+  function turnRefused(l: Lane, draft: MessageDraft): Error | null {
+    const refused = l.refused;
+    if (!refused) return null;
+    const left = refused.until - Date.now();
+    if (left <= 0 || refused.keys.length === 0) {
+      l.refused = undefined;
+      return null;
+    }
+    if (refused.keys[0] !== senderCid(draft)) {
+      return unavailable('an earlier message of this session could not be stored: it must be sent again first', Math.min(left, STORE_RETRY_MS));
+    }
+    refused.keys.shift();
+    if (refused.keys.length === 0) l.refused = undefined;
+    return null;
   }
 
   async function store(offered: Lane[]): Promise<void> {
@@ -293,11 +327,17 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     },
 
     append(draft, lastSeqHint) {
+      const l = laneOf(draft.sessionId);
+      const refusal = turnRefused(l, draft);
+      if (refusal) return Promise.reject(refusal);
       return new Promise((resolve, reject) => {
-        const l = laneOf(draft.sessionId);
         l.waiting.push({ draft, hint: lastSeqHint, attempts: 0, firstClash: 0, resolve, reject });
         offer(l);
       });
     },
   };
+}
+
+function senderCid(draft: MessageDraft): string {
+  return `${draft.from.id}\u0000${draft.cid}`;
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Collection, MongoNetworkError } from 'mongodb';
 import WebSocket from 'ws';
 import type { SentFrame } from '../../src/client/index.js';
 import { activeSession, api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
@@ -89,6 +90,43 @@ describe('delivery order and exactly-once', () => {
     await waitFor(() => rawDesk.frames.filter((f) => f.t === 'msg' && f.sid === sid).length >= n - 2, 10_000, 'the raw device to get every push');
     const pushed = rawDesk.frames.filter((f) => f.t === 'msg' && f.sid === sid).map((f) => f.seq);
     assert.deepEqual(pushed, range1(n).slice(2));
+  });
+
+  it('a store that fails in the middle of a burst loses and reorders nothing: the refused sends come back in order', async () => {
+    const { agent, visitor, sid } = await activeSession(service, site);
+    const phone = sdkClient(service, visitor.token, { WebSocket });
+    const desk = sdkClient(service, agent.token, { WebSocket });
+    clients.push(phone, desk);
+    await waitFor(() => [phone, desk].every((c) => c.readies.length === 1), 10_000, 'both clients to be ready');
+
+    // The database fails one message insert, as a dropped connection would, while the burst is on its way.
+    const insertMany = Collection.prototype.insertMany;
+    let failures = 0;
+    Collection.prototype.insertMany = function (this: Collection, ...args: Parameters<Collection['insertMany']>) {
+      if (this.collectionName === 'messages' && failures === 0 && args[0].length > 0 && (args[0][0] as { sessionId?: string }).sessionId === sid) {
+        failures += 1;
+        return Promise.reject(new MongoNetworkError('connection reset'));
+      }
+      return insertMany.apply(this, args);
+    } as Collection['insertMany'];
+    try {
+      const texts = range1(30).map((i) => `burst ${i}`);
+      const answers = await within(Promise.all(texts.map((t) => phone.client.send(sid, t))), 20_000, 'every send to be answered');
+      assert.equal(failures, 1, 'the failure happened');
+      assert.equal(new Set(answers.map((a) => a.seq)).size, 30, 'each send stored once');
+
+      const history = timeline(await restHistory(service, visitor.token, sid), sid);
+      assert.deepEqual(history.map((l) => l.seq), range1(2 + 30), 'no gap');
+      assert.deepEqual(
+        history.slice(2).map((l) => l.text),
+        texts,
+        'in the order sent',
+      );
+      await waitFor(() => desk.client.lastSeq(sid) >= 32, 10_000, 'the agent to get the whole burst');
+      assert.deepEqual(timeline(desk.messages, sid), history, 'the agent shows exactly the stored history');
+    } finally {
+      Collection.prototype.insertMany = insertMany;
+    }
   });
 
   it('a send repeated with the same cid, over WebSocket or REST, returns the original id and seq, stores nothing new and is pushed once', async () => {

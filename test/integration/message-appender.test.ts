@@ -163,7 +163,7 @@ describe('message appends', () => {
     assert.deepEqual(await storedTexts('s-resend'), ['x', 'y']);
   });
 
-  it('refuses a failed draft and every draft of its session behind it, so that their resends keep the order', async () => {
+  it('refuses a failed draft, every draft of its session behind it, and new ones until they come back, so that the order holds', async () => {
     const lane = countingLane();
     const store = createMessageRepository(db, lane);
     lane.failNext = 1;
@@ -179,12 +179,17 @@ describe('message appends', () => {
     }
     assert.deepEqual(await storedTexts('s-fail'), [], 'nothing stored');
 
-    const resent = await Promise.all(['f-1', 'f-2', 'f-3'].map((cid) => store.append(draft('s-fail', cid), 0)));
+    // a draft its sender had on its way before hearing of the refusal, from any member, waits for them
+    await assert.rejects(store.append(draft('s-fail', 'f-4'), 0), { code: 'unavailable' });
+    await assert.rejects(store.append(draft('s-fail', 'g-1', 'agent-1'), 0), { code: 'unavailable' });
+    await assert.rejects(store.append(draft('s-fail', 'f-2'), 0), { code: 'unavailable' }, 'not before f-1 either');
+
+    const resent = await Promise.all(['f-1', 'f-2', 'f-3', 'f-4'].map((cid) => store.append(draft('s-fail', cid), 0)));
     assert.deepEqual(
       resent.map((r) => r.message.seq),
-      [1, 2, 3],
+      [1, 2, 3, 4],
     );
-    assert.deepEqual(await storedTexts('s-fail'), ['f-1', 'f-2', 'f-3']);
-    assert.equal(await db.collection('messages').countDocuments({ _id: messageId('s-fail', 4) as never }), 0);
+    assert.deepEqual(await storedTexts('s-fail'), ['f-1', 'f-2', 'f-3', 'f-4']);
+    assert.equal(await db.collection('messages').countDocuments({ _id: messageId('s-fail', 5) as never }), 0);
   });
 });
