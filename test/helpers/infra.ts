@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import { type Db, MongoClient } from 'mongodb';
 
 /** The servers that test/run.ts started or was given. */
 export function testUrls(): { mongoUrl: string; redisUrl: string } {
@@ -23,4 +25,22 @@ export function uniqueName(prefix: string): string {
   const safePrefix = prefix.replace(/[^A-Za-z0-9_]/g, '_').slice(0, MAX_LENGTH - SUFFIX_LENGTH - 1);
   const suffix = randomBytes(SUFFIX_LENGTH).toString('hex').slice(0, SUFFIX_LENGTH);
   return `${safePrefix}_${suffix}`;
+}
+
+/**
+ * A database of its own on the test server for the enclosing `describe`:
+ * connected before its tests and handed to `setUp`, dropped after them.
+ */
+export function testDatabase(prefix: string, setUp: (db: Db) => void | Promise<void>): void {
+  let client: MongoClient | undefined;
+  let db: Db | undefined;
+  before(async () => {
+    client = await MongoClient.connect(testUrls().mongoUrl);
+    db = client.db(uniqueName(prefix));
+    await setUp(db);
+  });
+  after(async () => {
+    await db?.dropDatabase();
+    await client?.close();
+  });
 }

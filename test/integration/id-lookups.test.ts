@@ -6,22 +6,15 @@
  * 53 ms at 50,000 documents. On MongoDB the question does not arise.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type Db, MongoClient } from 'mongodb';
-import { testUrls, uniqueName } from '../helpers/infra.js';
+import { describe, it } from 'node:test';
+import type { Db } from 'mongodb';
+import { testDatabase } from '../helpers/infra.js';
 
 describe('lookups by _id', () => {
-  let client: MongoClient;
   let db: Db;
-
-  before(async () => {
-    client = await MongoClient.connect(testUrls().mongoUrl);
-    db = client.db(uniqueName('idx'));
+  testDatabase('idx', async (d) => {
+    db = d;
     await db.collection<{ _id: string; n: number }>('messages').insertMany(Array.from({ length: 200 }, (_, n) => ({ _id: `s1:${n + 1}`, n })));
-  });
-  after(async () => {
-    await db.dropDatabase();
-    await client.close();
   });
 
   it('find the document through the _id index, not by scanning the collection', async (t) => {

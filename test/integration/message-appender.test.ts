@@ -5,15 +5,15 @@
  * (src/store/message-appender.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type Db, MongoClient } from 'mongodb';
+import { describe, it } from 'node:test';
+import type { Db } from 'mongodb';
 import type { MessageDraft } from '../../src/domain/model.js';
 import type { MessageStore } from '../../src/domain/ports.js';
 import { ensureIndexes } from '../../src/store/stores.js';
 import { createMessageRepository, messageId } from '../../src/store/messages.js';
 import { STORE_RETRY_MS } from '../../src/store/message-appender.js';
 import type { WriteLane } from '../../src/store/write-lane.js';
-import { testUrls, uniqueName } from '../helpers/infra.js';
+import { testDatabase } from '../helpers/infra.js';
 
 function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft {
   return {
@@ -46,17 +46,10 @@ function countingLane() {
 }
 
 describe('message appends', () => {
-  let client: MongoClient;
   let db: Db;
-
-  before(async () => {
-    client = await MongoClient.connect(testUrls().mongoUrl);
-    db = client.db(uniqueName('appends'));
+  testDatabase('appends', async (d) => {
+    db = d;
     await ensureIndexes(db);
-  });
-  after(async () => {
-    await db.dropDatabase();
-    await client.close();
   });
 
   async function storedTexts(sessionId: string): Promise<string[]> {

@@ -5,24 +5,17 @@
  * written meanwhile is not undone.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type Db, MongoClient } from 'mongodb';
+import { describe, it } from 'node:test';
+import type { Db } from 'mongodb';
 import type { Session } from '../../src/domain/model.js';
 import { createSessionRepository } from '../../src/store/sessions.js';
-import { testUrls, uniqueName } from '../helpers/infra.js';
+import { testDatabase } from '../helpers/infra.js';
 
 describe('coalesced session activity', () => {
-  let client: MongoClient;
   let db: Db;
   const errors: unknown[] = [];
-
-  before(async () => {
-    client = new MongoClient(testUrls().mongoUrl);
-    db = client.db(uniqueName('t'));
-  });
-  after(async () => {
-    await db.dropDatabase();
-    await client.close();
+  testDatabase('t', (d) => {
+    db = d;
   });
 
   const draft = (i: number): Omit<Session, 'id'> => ({
