@@ -164,10 +164,14 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     l.busy = false;
   }
 
-  /** Why the lane takes no new draft now (an earlier refused one must come back first), or null. */
+  /**
+   * Why the lane takes no new draft now (an earlier refused one must come
+   * back first), or null. System messages are not held: they record a
+   * transition already made, which must not be left without its line.
+   */
   function turnRefused(l: Lane, draft: MessageDraft): Error | null {
     const refused = l.refused;
-    if (!refused) return null;
+    if (!refused || draft.from.kind === 'system') return null;
     const left = refused.until - Date.now();
     if (left <= 0 || refused.keys.length === 0) {
       l.refused = undefined;

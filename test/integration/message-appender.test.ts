@@ -185,4 +185,15 @@ describe('message appends', () => {
     assert.deepEqual(await storedTexts('s-fail'), ['f-1', 'f-2', 'f-3', 'f-4']);
     assert.equal(await db.collection('messages').countDocuments({ _id: messageId('s-fail', 5) as never }), 0);
   });
+
+  it("still stores a system line during such a hold: the transition it records is already made", async () => {
+    const lane = countingLane();
+    const store = createMessageRepository(db, lane);
+    lane.failNext = 1;
+    await assert.rejects(store.append(draft('s-fail-sys', 'v-1'), 0), { code: 'unavailable' });
+    const closed = await store.append({ ...draft('s-fail-sys', 'sys-closed'), from: { id: 'system', kind: 'system', name: 'System' }, type: 'system' }, 0);
+    assert.deepEqual([closed.message.seq, closed.created], [1, true]);
+    await assert.rejects(store.append(draft('s-fail-sys', 'v-2'), 0), { code: 'unavailable' }, 'the visitor is still held');
+    assert.deepEqual(await storedTexts('s-fail-sys'), ['sys-closed']);
+  });
 });
