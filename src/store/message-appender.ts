@@ -211,8 +211,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     try {
       outcomes = await lane.run(async () => [await insert(ordered, true), await insert(contended, false)] as const);
     } catch (err) {
-      const failure = err instanceof Error ? err : new Error(String(err));
-      outcomes = [failure, failure];
+      outcomes = [asError(err), asError(err)];
     }
     const [inOrder, oneEach] = outcomes;
     const clashed: Entry[] = [];
@@ -268,7 +267,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       return outcome;
     } catch (err) {
       const failures = [(err as MongoBulkWriteError).writeErrors ?? []].flat();
-      if (failures.length === 0 || failures.some((w) => !isDuplicateKey({ code: w.code }))) return err instanceof Error ? err : new Error(String(err));
+      if (failures.length === 0 || failures.some((w) => !isDuplicateKey({ code: w.code }))) return asError(err);
       for (const w of failures) outcome.set(w.index, 'clash');
       if (inOrder) for (let i = failures[0]!.index + 1; i < entries.length; i++) outcome.set(i, 'untried');
       return outcome;
@@ -345,3 +344,5 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
 function senderCid(draft: MessageDraft): string {
   return `${draft.from.id}\u0000${draft.cid}`;
 }
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
