@@ -82,6 +82,37 @@ describe('message appends', () => {
     assert.equal(await col.countDocuments({ n: { $gte: 0 } }), 40, 'the 40 before it, none after');
   });
 
+  it("stores every other document of an insert with duplicates, by either unique index, and names each duplicate, as MongoDB does (FerretDB patch 3 keeps this answer)", async () => {
+    const col = db.collection<{ _id: string; n: number; key: string }>('unordered');
+    await col.createIndex({ key: 1 }, { unique: true });
+    await col.insertMany([
+      { _id: 'doc-3', n: -1, key: 'old-3' },
+      { _id: 'old-120', n: -1, key: 'key-120' },
+    ]);
+    const docs = Array.from({ length: 250 }, (_, n) => ({ _id: `doc-${n}`, n, key: `key-${n}` }));
+    docs[201] = { ...docs[201]!, key: 'key-200' }; // clashes with a document of the same command
+    for (const ordered of [false, true]) {
+      await col.deleteMany({ n: { $gte: 0 } });
+      const err = await col.insertMany(docs, { ordered }).then(
+        () => null,
+        (e: { writeErrors?: unknown }) => e,
+      );
+      assert.ok(err, 'the duplicates fail the insert');
+      const indexes = [err.writeErrors].flat().map((w) => (w as { index: number; code: number }).index);
+      const stored = (await col.find({ n: { $gte: 0 } }).toArray()).map((d) => d.n).sort((a, b) => a - b);
+      if (ordered) {
+        assert.deepEqual(indexes, [3]);
+        assert.deepEqual(stored, [0, 1, 2], 'the ones before the first, none after');
+      } else {
+        assert.deepEqual(indexes, [3, 120, 201], '_id, the other index, and a clash within the command');
+        assert.deepEqual(
+          stored,
+          docs.map((d) => d.n).filter((n) => ![3, 120, 201].includes(n)),
+        );
+      }
+    }
+  });
+
   it("stores a session's drafts asked at once in one command, numbered in the order asked", async () => {
     const lane = countingLane();
     const store = createMessageRepository(db, lane);
