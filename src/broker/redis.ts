@@ -45,6 +45,8 @@ const PRESENCE_KEY_TTL_MS = 24 * 3600_000;
 const CHUNK = 250;
 /** presence writes (opens and closes) per pipeline at most */
 const MAX_WRITE_BATCH = 500;
+/** channels per SUBSCRIBE at most */
+const MAX_SUBSCRIBE_BATCH = 1000;
 /** setInterval's longest delay */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -140,6 +142,12 @@ interface Channel {
   ready: Promise<void>;
 }
 
+interface PendingSubscribe {
+  channel: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /** A connection's open (+1) or close (-1) waiting for its pipeline. */
 interface PresenceWrite {
   account: PresenceAccount;
@@ -165,6 +173,22 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   const held = new Map<string, PresenceAccount>();
   /** opens and closes, gathered into one pipeline while the previous one is on its way (in the order they came) */
   const writes = createGatherer<PresenceWrite>({ maxBatch: MAX_WRITE_BATCH, send: (batch) => writeBatch(batch) });
+  /**
+   * SUBSCRIBEs asked for in one event-loop turn, or while one is on its way,
+   * leave as one command: a storm of connects (an instance's clients moving
+   * here after it died) costs a few writes instead of one each.
+   */
+  const subscribes = createGatherer<PendingSubscribe>({
+    maxBatch: MAX_SUBSCRIBE_BATCH,
+    send: async (batch) => {
+      try {
+        await sub.subscribe(...batch.map((p) => p.channel));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    },
+  });
   let closed = false;
   let refreshing = false;
   /** every held member must be written again: the liveness key was gone, a pass failed, or the sets' expiry is due */
@@ -241,7 +265,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     if (closed) throw new Error('the broker is closed');
     let entry = channels.get(channel);
     if (!entry) {
-      const created: Channel = { handlers: new Set(), ready: sub.subscribe(channel).then(() => undefined) };
+      // An UNSUBSCRIBE of the channel went out before this (its entry was gone first), so this one wins.
+      const created: Channel = { handlers: new Set(), ready: new Promise<void>((resolve, reject) => subscribes.add({ channel, resolve, reject })) };
       created.ready.catch(() => {
         if (channels.get(channel) === created) channels.delete(channel);
       });
@@ -462,6 +487,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       clearInterval(reassertTimer);
       // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)
       for (const w of writes.close()) w.resolve();
+      for (const p of subscribes.close()) p.reject(new Error('the broker is closed'));
       const leaving = [...held];
       held.clear();
       channels.clear();

@@ -202,6 +202,27 @@ describe('redis broker: fan-out between instances', () => {
     await unsubThird();
   });
 
+  it('a storm of subscriptions (clients moving here at once) goes out in a few SUBSCRIBEs, and every one is live when it resolves', async () => {
+    const redis = await connection();
+    // the broker subscribes on a duplicate of its connection: record what that one sends
+    let sub: ReturnType<typeof commandsOf> | undefined;
+    const duplicate = redis.duplicate.bind(redis);
+    redis.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+      const made = duplicate(...args);
+      sub = commandsOf(made);
+      return made;
+    }) as Redis['duplicate'];
+    const [a, b] = [await instance('storm-a', 30_000, redis), await instance('storm-b')];
+    const ids = Array.from({ length: 300 }, (_, i) => `acct-storm-${i}`);
+    const boxes = ids.map(() => inbox());
+    await Promise.all(ids.map((id, i) => a.subscribeAccount(id, boxes[i]!.handler)));
+    const subscribes = sub!.stop().filter(([name]) => name === 'subscribe');
+    assert.ok(subscribes.length <= 3, `${subscribes.length} SUBSCRIBE commands for ${ids.length} channels`);
+    assert.deepEqual(subscribes.flatMap(([, ...channels]) => channels).sort(), ids.map((id) => keys.account(id)).sort());
+    await b.toAccounts(ids, messagePush('s-storm', 1));
+    await waitFor(() => boxes.every((box) => box.pushes.length === 1), 5000, 'every account to get its push');
+  });
+
   it('one publish to many accounts reaches each of them once, and in the order published', async () => {
     const [a, c, b] = [await instance('many-a'), await instance('many-c'), await instance('many-b')];
     const ids = Array.from({ length: 400 }, (_, i) => `acct-many-${i}`);
