@@ -5,8 +5,10 @@
  * - delivery is at most once and may reorder between publishers (pushes from
  *   one instance arrive in the order it published them); the gateway closes
  *   seq gaps from the store, so users still see exactly-once-in-order. A push
- *   published while an instance's subscription is down (Redis restart,
- *   network) is lost for that instance: seq sync repairs messages;
+ *   published while an instance's subscriptions are down (Redis restart,
+ *   network) is lost for that instance: once they are back, `onPushesLost`
+ *   listeners are called, so that the holder can have its clients catch up
+ *   (the gateway asks them to reconnect and sync);
  * - a subscription is active when `subscribe*` resolves; handlers of one
  *   channel are called in the order they subscribed, each with the same push;
  * - presence counts connections: each registers under its own id and leaves
@@ -37,5 +39,7 @@ export interface Broker extends Fanout, Presence, SessionStamps {
   connected(account: PresenceAccount, connectionId: string, delta: 1 | -1): Promise<void>;
   /** Devices (connections) the account holds right now, on all instances. */
   devices(accountId: string): Promise<number>;
+  /** `listener` is called each time this instance's subscriptions are back after pushes may have been lost. */
+  onPushesLost(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -45,6 +45,9 @@ export function createMemoryBroker(): Broker {
     async onlineAgents(siteId) {
       return [...online].filter(([, e]) => e.siteId === siteId && e.kind === 'agent').map(([id]) => id);
     },
+    onPushesLost() {
+      // in-process: nothing is ever lost on the way
+    },
     async sessionStamp(sessionId) {
       return stamps.get(sessionId) ?? 0;
     },

@@ -204,11 +204,26 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     lost = true;
     log.warn({}, 'broker subscriber lost its redis connection; reconnecting');
   });
+  const lossListeners: Array<() => void> = [];
   sub.on('ready', () => {
     if (!lost) return;
     lost = false;
-    // ioredis subscribes again by itself; what was published meanwhile is gone (clients close the gaps by seq)
     log.warn({ channels: channels.size }, 'broker subscriber reconnected; pushes published while it was away were lost');
+    // ioredis has sent the SUBSCRIBEs again by now (before 'ready' is emitted); the PING's answer
+    // comes after theirs, so every channel is live again when the listeners hear of the loss
+    sub.ping().then(
+      () => {
+        if (closed || lost) return; // lost again: the next 'ready' tells
+        for (const listener of lossListeners) {
+          try {
+            listener();
+          } catch (err) {
+            log.error({ err }, 'broker: a listener of lost pushes failed');
+          }
+        }
+      },
+      () => undefined, // the connection dropped again: so does this round
+    );
   });
   // A message is published once per member account, so this instance mostly hears the same text
   // twice in a row: decoded once, shared by the handlers (which must not change a push).
@@ -461,6 +476,10 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       if (delta > 0) held.set(connectionId, account);
       else held.delete(connectionId);
       return new Promise<void>((resolve, reject) => writes.add({ account, connectionId, delta, resolve, reject }));
+    },
+
+    onPushesLost(listener) {
+      lossListeners.push(listener);
     },
 
     async devices(accountId) {

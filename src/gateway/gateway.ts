@@ -65,6 +65,7 @@ export class Gateway {
     };
     this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
     this.timers.push(setInterval(() => this.retransmit(), Math.max(50, Math.floor(opts.ackTimeoutMs / 4))).unref());
+    opts.broker.onPushesLost(() => this.catchUpAll());
   }
 
   get connectionCount(): number {
@@ -305,6 +306,23 @@ export class Gateway {
       }
       if (conn.isOpen) conn.ws.ping();
     }
+  }
+
+  /**
+   * Pushes may have been lost while this instance's subscriptions were down
+   * (broker.ts): messages, session changes, queue news. Every client is asked
+   * to reconnect (1013), and so reads its sessions' state and syncs their
+   * messages afresh, here or on another instance; the jitter of its backoff
+   * spreads the reconnects out.
+   */
+  private catchUpAll(): void {
+    let asked = 0;
+    for (const conn of this.all) {
+      if (!conn.actor) continue;
+      conn.close(CLOSE.TRY_AGAIN_LATER, 'pushes may have been missed: reconnect and sync');
+      asked++;
+    }
+    this.opts.log.warn({ connections: asked }, 'pushes may have been lost while the broker was cut off from Redis; clients asked to reconnect and sync');
   }
 
   private retransmit(): void {

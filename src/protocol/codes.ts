@@ -6,7 +6,7 @@
 export const CLOSE = {
   /** the instance is going away (drain or restart): reconnect elsewhere */
   GOING_AWAY: 1012,
-  /** this connection fell too far behind (send buffer full), or the instance is at its connection limit: reconnect and sync */
+  /** this connection fell too far behind (send buffer full), the instance is at its connection limit, or pushes may have been lost (its Redis subscriptions were down): reconnect and sync */
   TRY_AGAIN_LATER: 1013,
   /** no valid `auth` frame in time, or a bad token */
   UNAUTHORIZED: 4001,

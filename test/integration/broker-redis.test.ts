@@ -246,11 +246,14 @@ describe('redis broker: fan-out between instances', () => {
 });
 
 describe('redis broker: a dropped subscriber connection', () => {
-  it('comes back with its subscriptions, and says so in the log', async () => {
+  it('comes back with its subscriptions, says so in the log, and tells its listeners once every channel is live again', async () => {
     const [a, b] = [await instance('drop-a'), await instance('drop-b')];
     const box = inbox();
     await a.subscribeAccount('acct-drop', box.handler);
     await a.subscribeSiteAgents('site-drop', box.handler);
+    // what a listener sees of the channels when it is told of the loss
+    const told: Array<Promise<number[]>> = [];
+    a.onPushesLost(() => told.push(Promise.all([subscribers(keys.account('acct-drop')), subscribers(keys.siteAgents('site-drop'))])));
     const clients = (await admin.client('LIST')) as string;
     const line = clients.split('\n').find((l) => l.includes(` name=${prefix}:broker-sub:drop-a-`));
     assert.ok(line, 'the subscriber connection is named after its instance');
@@ -259,6 +262,8 @@ describe('redis broker: a dropped subscriber connection', () => {
 
     await admin.client('KILL', 'ID', id);
     await waitFor(() => logged.slice(before).some((l) => l.msg.includes('reconnected')), 5000, 'the reconnect to be logged');
+    await waitFor(() => told.length === 1, 5000, 'the listener to be told');
+    assert.deepEqual(await told[0], [1, 1], 'both channels subscribed again by then');
     await waitFor(
       async () => (await subscribers(keys.account('acct-drop'))) === 1 && (await subscribers(keys.siteAgents('site-drop'))) === 1,
       5000,

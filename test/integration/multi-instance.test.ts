@@ -6,11 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import { CLOSE } from '../../src/protocol/codes.js';
 import type { SentFrame } from '../../src/client/index.js';
 import { api, createAgent, createSite, createVisitor, type SiteFixture, visitorWithSession } from '../helpers/api.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { range1, restHistory, type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
+import { testUrls } from '../helpers/infra.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor, within } from '../helpers/wait-for.js';
 
@@ -120,6 +123,50 @@ describe('two instances sharing MongoDB and Redis', () => {
       const ev = await p.next((f) => f.t === 'event' && f.name === 'session' && f.sid === sid && f.state === 'closed');
       assert.equal(typeof ev.session.closedAt, 'string');
     }
+  });
+
+  it('instances cut off from Redis pub/sub for a moment have their clients reconnect and sync: what was said meanwhile reaches both sides', async () => {
+    const site = await createSite(a);
+    const agent = await createAgent(a, site);
+    const visitor = await visitorWithSession(a, site);
+    const sid = visitor.sessionId;
+    assert.equal((await api(b, agent.token).post(`/sessions/${sid}/accept`)).status, 200);
+    const vClient = sdkClient(a, visitor.token, { WebSocket });
+    const aClient = sdkClient(b, agent.token, { WebSocket });
+    clients.push(vClient, aClient);
+    await waitFor(() => vClient.readies.length === 1 && aClient.readies.length === 1, 10_000, 'both clients to be ready');
+    await within(aClient.client.send(sid, 'before', { cid: 'gap-before' }), 10_000, 'the first reply');
+    await waitFor(() => vClient.client.lastSeq(sid) === 3, 10_000, 'the visitor to see it');
+
+    // Both instances' subscriber connections are killed as often as they come back, while the
+    // agent writes: their pushes go nowhere, yet every send is stored and answered.
+    const admin = new Redis(testUrls().redisUrl);
+    let cutting = true;
+    const cut = (async () => {
+      while (cutting) {
+        const list = (await admin.client('LIST')) as string;
+        for (const line of list.split('\n')) {
+          if (line.includes(` name=${a.config.redisPrefix}:broker-sub:`)) await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!).catch(() => 0);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const during = await within(Promise.all([1, 2, 3].map((i) => aClient.client.send(sid, `while cut off ${i}`, { cid: `gap-${i}` }))), 10_000, 'the sends while cut off');
+    assert.deepEqual(
+      during.map((s) => s.seq),
+      [4, 5, 6],
+    );
+    cutting = false;
+    await cut;
+    admin.disconnect();
+
+    await waitFor(() => vClient.closeCodes.includes(CLOSE.TRY_AGAIN_LATER) && aClient.closeCodes.includes(CLOSE.TRY_AGAIN_LATER), 10_000, 'both clients to be asked to reconnect');
+    await waitFor(() => [vClient, aClient].every((c) => c.client.lastSeq(sid) === 6), 10_000, 'both sides to catch up');
+    const history = timeline(await restHistory(a, visitor.token, sid), sid);
+    assert.deepEqual(history.map((l) => l.seq), range1(6));
+    assert.deepEqual(timeline(vClient.messages, sid), history, 'the visitor shows the stored history, each message once');
+    assert.deepEqual(timeline(aClient.messages, sid), history, 'so does the agent');
   });
 
   it('an agent connected only to one instance is online, with all their devices, in the other instance\'s agent list', async () => {
