@@ -1,7 +1,8 @@
 /**
  * Keeps one connection's sends of a session in the order they were sent when
  * one is refused for a while (`rate_limited`, `unavailable`: any error with
- * `retryAfterMs`).
+ * `retryAfterMs`), or fails unexpectedly (any error that is not the
+ * service's own: the client is told `unavailable` and sends it again).
  *
  * The client resends a refused message before any later one (the SDK's
  * outbox holds them back), but the later ones it had already put on the wire
@@ -62,9 +63,11 @@ export class SendOrder {
    * with it (message-appender.ts), and the first of them must go first.
    */
   private refused(sid: string, cid: string, err: unknown): void {
-    if (!isAppError(err) || err.retryAfterMs === undefined) return;
+    // the service's own refusals without a retry time are final: the client does not send those again
+    if (isAppError(err) && err.retryAfterMs === undefined) return;
     const hold = this.holds?.get(sid);
     if (hold && hold.cid !== cid && hold.until > this.now()) return;
-    (this.holds ??= new Map()).set(sid, { cid, until: this.now() + Math.max(err.retryAfterMs, HOLD_MIN_MS), code: err.code });
+    const [waitMs, code] = isAppError(err) ? [err.retryAfterMs!, err.code] : [0, 'unavailable' as const];
+    (this.holds ??= new Map()).set(sid, { cid, until: this.now() + Math.max(waitMs, HOLD_MIN_MS), code });
   }
 }

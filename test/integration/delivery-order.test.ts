@@ -129,6 +129,45 @@ describe('delivery order and exactly-once', () => {
     }
   });
 
+  it('a check that fails unexpectedly in the middle of a burst (Redis dropping a connection) reorders nothing', async () => {
+    const { visitor, agent, sid } = await activeSession(service, site);
+    const phone = sdkClient(service, visitor.token, { WebSocket });
+    const desk = sdkClient(service, agent.token, { WebSocket });
+    clients.push(phone, desk);
+    await waitFor(() => [phone, desk].every((c) => c.readies.length === 1), 10_000, 'both clients to be ready');
+
+    // Every send reads the session's stamp in Redis first: three of those reads fail, as on a
+    // dropped connection, with an error that is no refusal of the service's own.
+    const broker = service.app.broker;
+    const sessionStamp = broker.sessionStamp;
+    let reads = 0;
+    let failures = 0;
+    broker.sessionStamp = async (id: string) => {
+      if (id === sid && ++reads > 10 && failures < 3) {
+        failures += 1;
+        throw new Error('Connection is closed.');
+      }
+      return sessionStamp(id);
+    };
+    try {
+      const texts = range1(30).map((i) => `burst ${i}`);
+      const answers = await within(Promise.all(texts.map((t) => phone.client.send(sid, t))), 20_000, 'every send to be answered');
+      assert.equal(failures, 3, 'the failures happened');
+      assert.equal(new Set(answers.map((a) => a.seq)).size, 30, 'each send stored once');
+      const history = timeline(await restHistory(service, visitor.token, sid), sid);
+      assert.deepEqual(history.map((l) => l.seq), range1(2 + 30), 'no gap');
+      assert.deepEqual(
+        history.slice(2).map((l) => l.text),
+        texts,
+        'in the order sent',
+      );
+      await waitFor(() => desk.client.lastSeq(sid) >= 32, 10_000, 'the agent to get the whole burst');
+      assert.deepEqual(timeline(desk.messages, sid), history, 'the agent shows exactly the stored history');
+    } finally {
+      broker.sessionStamp = sessionStamp;
+    }
+  });
+
   it('a send repeated with the same cid, over WebSocket or REST, returns the original id and seq, stores nothing new and is pushed once', async () => {
     const { agent, visitor, sid } = await activeSession(service, site);
     const vPeer = await authedPeer(service.wsUrl, visitor.token);

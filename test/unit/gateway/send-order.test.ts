@@ -66,10 +66,25 @@ test('a held send refused does not move the hold to it; the refused cid refused 
   assert.equal(await run('s1', 'c2'), 'c2');
 });
 
-test('errors without a retry time do not hold anything', async () => {
+test("the service's own refusals without a retry time are final and hold nothing", async () => {
   const { run } = setup();
   await assert.rejects(run('s1', 'c1', tooLarge('too long')), { code: 'too_large' });
   assert.equal(await run('s1', 'c2'), 'c2');
+});
+
+test('an unexpected failure (the client is told unavailable and sends it again) holds the session like a refusal', async () => {
+  const { admit, run, advance } = setup();
+  // at admission
+  await assert.rejects(run('s1', 'c1', new Error('Connection is closed.') as unknown as AppError), /Connection is closed/);
+  await assert.rejects(run('s1', 'c2'), (err: unknown) => err instanceof AppError && err.code === 'unavailable' && err.retryAfterMs === HOLD_MIN_MS);
+  assert.equal(await run('s1', 'c1'), 'c1', 'the failed one, sent again, goes first');
+  assert.equal(await run('s1', 'c2'), 'c2');
+  // at storing
+  const { stored } = await admit('s1', 'c3', undefined, Promise.reject(new Error('socket hang up')));
+  await assert.rejects(stored, /socket hang up/);
+  await assert.rejects(run('s1', 'c4'), { code: 'unavailable' });
+  advance(HOLD_MIN_MS);
+  assert.equal(await run('s1', 'c4'), 'c4', 'for HOLD_MIN_MS at most');
 });
 
 test('a store refusal after admission holds the session; the sends admitted behind it and refused with it do not move the hold', async () => {
