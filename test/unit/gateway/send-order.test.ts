@@ -33,6 +33,33 @@ test('after a refusal, later sends of the session are held until the refused cid
   assert.equal(await run('s1', 'c2'), 'c2');
 });
 
+test('the sends refused because of a hold come back before any newer one, in the order they first came', async () => {
+  const { run } = setup();
+  await assert.rejects(run('s1', 'c1', rateLimited('slow down', 20)), { code: 'rate_limited' });
+  await assert.rejects(run('s1', 'c2'));
+  await assert.rejects(run('s1', 'c3'));
+  assert.equal(await run('s1', 'c1'), 'c1', 'the refused one, sent again soon');
+  // c4 was typed meanwhile and reached the server before c2 and c3 were sent again
+  await assert.rejects(run('s1', 'c4'), { code: 'rate_limited' });
+  await assert.rejects(run('s1', 'c3'), 'c3 waits for c2');
+  assert.equal(await run('s1', 'c2'), 'c2');
+  assert.equal(await run('s1', 'c3'), 'c3');
+  assert.equal(await run('s1', 'c4'), 'c4');
+  assert.equal(await run('s1', 'c5'), 'c5', 'and then nothing is held');
+});
+
+test('a send admitted before the refusal of a later one, and refused at storing after it, still goes first', async () => {
+  const { run, admit } = setup();
+  let failFirst!: (err: unknown) => void;
+  const first = await admit('s1', 'c1', undefined, new Promise<string>((_, reject) => (failFirst = reject)));
+  await assert.rejects(run('s1', 'c2', rateLimited('slow down', 20)));
+  failFirst(unavailable('the message could not be stored, send it again', 1000));
+  await assert.rejects(first.stored, { code: 'unavailable' });
+  await assert.rejects(run('s1', 'c2'), 'c2 waits for c1, which was sent before it');
+  assert.equal(await run('s1', 'c1'), 'c1');
+  assert.equal(await run('s1', 'c2'), 'c2');
+});
+
 test('other sessions are not held', async () => {
   const { run } = setup();
   await assert.rejects(run('s1', 'c1', rateLimited('slow down', 200)));
