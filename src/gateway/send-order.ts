@@ -65,6 +65,8 @@ export class SendOrder {
     }
     try {
       const { stored } = await send(held);
+      // through the hold after all: a resend of a stored message, answered with the original; it will not come back
+      if (held) this.forget(sid, cid);
       return {
         stored: stored.catch((err: unknown) => {
           this.refused(sid, cid, arrival, err);
@@ -75,6 +77,13 @@ export class SendOrder {
       if (err !== held) this.refused(sid, cid, arrival, err);
       throw err;
     }
+  }
+
+  private forget(sid: string, cid: string): void {
+    const hold = this.holds?.get(sid);
+    if (!hold) return;
+    hold.queue = hold.queue.filter((e) => e.cid !== cid);
+    if (hold.queue.length === 0) this.holds!.delete(sid);
   }
 
   /** Puts a refused send in the session's queue, in the place its first arrival gives it. */

@@ -60,6 +60,20 @@ test('a send admitted before the refusal of a later one, and refused at storing 
   assert.equal(await run('s1', 'c2'), 'c2');
 });
 
+test('a held resend of a message already stored is answered, and nobody waits for it to come back', async () => {
+  const order = new SendOrder(() => 0);
+  await assert.rejects(order.run('s1', 'c1', async () => Promise.reject(rateLimited('slow down', 20))));
+  // c2 was stored before (its answer was lost): the domain answers it with the original despite the hold
+  const { stored } = await order.run('s1', 'c2', async (held) => {
+    assert.ok(held, 'it came while c1 held the session');
+    return { stored: Promise.resolve('c2 (the original)') };
+  });
+  assert.equal(await stored, 'c2 (the original)');
+  const admitted = (cid: string) => order.run('s1', cid, async (held) => (held ? Promise.reject(held) : { stored: Promise.resolve(cid) }));
+  assert.equal(await (await admitted('c1')).stored, 'c1');
+  assert.equal(await (await admitted('c3')).stored, 'c3', 'c3 does not wait for c2');
+});
+
 test('other sessions are not held', async () => {
   const { run } = setup();
   await assert.rejects(run('s1', 'c1', rateLimited('slow down', 200)));
