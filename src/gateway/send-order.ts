@@ -89,7 +89,10 @@ export class SendOrder {
   /** Puts a refused send in the session's queue, in the place its first arrival gives it. */
   private refused(sid: string, cid: string, arrival: number, err: unknown): void {
     // the service's own refusals without a retry time are final: the client does not send those again
-    if (isAppError(err) && err.retryAfterMs === undefined) return;
+    if (isAppError(err) && err.retryAfterMs === undefined) {
+      this.forget(sid, cid);
+      return;
+    }
     const [waitMs, code] = isAppError(err) ? [err.retryAfterMs!, err.code] : [0, 'unavailable' as const];
     const now = this.now();
     const until = now + Math.max(waitMs, HOLD_MIN_MS);

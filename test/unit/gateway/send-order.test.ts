@@ -113,6 +113,18 @@ test("the service's own refusals without a retry time are final and hold nothing
   assert.equal(await run('s1', 'c2'), 'c2');
 });
 
+test('a send refused for good during a hold (checked before its turn is) keeps no place in it: it will not come back', async () => {
+  const order = new SendOrder(() => 0);
+  const admitted = (cid: string) => order.run('s1', cid, async (held) => (held ? Promise.reject(held) : { stored: Promise.resolve(cid) }));
+  await assert.rejects(order.run('s1', 'c1', async () => Promise.reject(rateLimited('slow down', 20))));
+  await assert.rejects(
+    order.run('s1', 'c2', async () => Promise.reject(tooLarge('too long'))),
+    { code: 'too_large' },
+  );
+  assert.equal(await (await admitted('c1')).stored, 'c1');
+  assert.equal(await (await admitted('c3')).stored, 'c3', 'not waiting for c2');
+});
+
 test('an unexpected failure (the client is told unavailable and sends it again) holds the session like a refusal', async () => {
   const { admit, run, advance } = setup();
   // at admission
