@@ -26,9 +26,10 @@
  * in the next batch, unchanged. Anything else that fails (the command, a lookup,
  * too many tries) fails the lane: its draft and every draft behind it are
  * refused with `unavailable` and a retry time, and so is every new draft of
- * the session until the refused ones come back, in their order (or a few
- * seconds pass): a draft its sender had on its way before hearing of the
- * refusal is never stored before the refused one.
+ * the same senders until their refused ones come back, in their order (or a
+ * few seconds pass): a draft its sender had on its way before hearing of the
+ * refusal is never stored before the refused one. Other members are not held:
+ * a message of theirs owes nothing to one that was never stored.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
 import { createGatherer } from '../domain/gatherer.js';
@@ -67,10 +68,10 @@ export const STORE_RETRY_MS = 1000;
  */
 const CONTENDED_MS = 10_000;
 /**
- * After a failure, how long a session takes only the refused drafts back
- * (in their order) and refuses others: long enough for their senders to
- * send them again after STORE_RETRY_MS, short enough that a sender who gave
- * up holds nobody back for long.
+ * After a failure, how long a lane takes from each sender with refused
+ * drafts only those back (in their order) and refuses the sender's others:
+ * long enough for them to be sent again after STORE_RETRY_MS, short enough
+ * that a sender who gave up is not held back for long.
  */
 const REFUSED_HOLD_MS = 3 * STORE_RETRY_MS;
 /** idle lanes are forgotten past this many (their next seq comes from the caller's hint again) */
@@ -110,8 +111,8 @@ interface Lane {
   offered: boolean;
   /** until then (ms since the epoch) another writer is likely to take this session's next seqs too */
   contendedUntil: number;
-  /** drafts this lane refused after a failure, in order (sender and cid), which must come back first */
-  refused: { keys: string[]; until: number } | undefined;
+  /** by sender: the cids this lane refused after a failure, in order, which must come back before the sender's others */
+  refused: Map<string, { cids: string[]; until: number }> | undefined;
 }
 
 interface Entry {
@@ -152,13 +153,23 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
 
   /**
    * Refuses `first` and everything waiting behind it in its lane, and every
-   * other draft of the session until those come back, in their order, or
+   * other draft of their senders until those come back, in their order, or
    * REFUSED_HOLD_MS is over (see the file's comment).
    */
   function fail(l: Lane, first: Draft[], cause: unknown): void {
     const err = Object.assign(unavailable('the message could not be stored, send it again', STORE_RETRY_MS), { cause });
     const refused = [...first, ...l.waiting.splice(0)];
-    l.refused = { keys: [...(l.refused?.keys ?? []), ...refused.map((d) => senderCid(d.draft))], until: Date.now() + REFUSED_HOLD_MS };
+    const until = Date.now() + REFUSED_HOLD_MS;
+    for (const { draft } of refused) {
+      if (draft.from.kind === 'system') continue; // never held (turnRefused), so never waited for
+      const mine = (l.refused ??= new Map()).get(draft.from.id);
+      if (mine) {
+        mine.cids.push(draft.cid);
+        mine.until = until;
+      } else {
+        l.refused.set(draft.from.id, { cids: [draft.cid], until });
+      }
+    }
     for (const d of refused) d.reject(err);
     l.next = 0;
     l.busy = false;
@@ -170,18 +181,17 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
    * transition already made, which must not be left without its line.
    */
   function turnRefused(l: Lane, draft: MessageDraft): Error | null {
-    const refused = l.refused;
-    if (!refused || draft.from.kind === 'system') return null;
-    const left = refused.until - Date.now();
-    if (left <= 0 || refused.keys.length === 0) {
-      l.refused = undefined;
-      return null;
+    const mine = l.refused?.get(draft.from.id);
+    if (!mine || draft.from.kind === 'system') return null;
+    const left = mine.until - Date.now();
+    if (left > 0 && mine.cids[0] !== draft.cid) {
+      return unavailable('an earlier message of yours in this session could not be stored: it must be sent again first', Math.min(left, STORE_RETRY_MS));
     }
-    if (refused.keys[0] !== senderCid(draft)) {
-      return unavailable('an earlier message of this session could not be stored: it must be sent again first', Math.min(left, STORE_RETRY_MS));
+    if (left > 0) mine.cids.shift();
+    if (left <= 0 || mine.cids.length === 0) {
+      l.refused!.delete(draft.from.id);
+      if (l.refused!.size === 0) l.refused = undefined;
     }
-    refused.keys.shift();
-    if (refused.keys.length === 0) l.refused = undefined;
     return null;
   }
 
@@ -341,8 +351,5 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
   };
 }
 
-function senderCid(draft: MessageDraft): string {
-  return `${draft.from.id}\u0000${draft.cid}`;
-}
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
