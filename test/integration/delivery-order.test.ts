@@ -92,27 +92,22 @@ describe('delivery order and exactly-once', () => {
     assert.deepEqual(pushed, range1(n).slice(2));
   });
 
-  it('a store that fails in the middle of a burst loses and reorders nothing: the refused sends come back in order', async () => {
+  /**
+   * An active session whose visitor (a phone) sends a burst of 30 over the SDK while `inject` makes
+   * something on the way fail: every send is answered and stored once, with no gap, in the order
+   * sent, and the agent's desk shows exactly the stored history.
+   */
+  async function burstSurvives(expectedFailures: number, inject: (sid: string) => { failures(): number; undo(): void }) {
     const { agent, visitor, sid } = await activeSession(service, site);
     const phone = sdkClient(service, visitor.token, { WebSocket });
     const desk = sdkClient(service, agent.token, { WebSocket });
     clients.push(phone, desk);
     await waitFor(() => [phone, desk].every((c) => c.readies.length === 1), 10_000, 'both clients to be ready');
-
-    // The database fails one message insert, as a dropped connection would, while the burst is on its way.
-    const insertMany = Collection.prototype.insertMany;
-    let failures = 0;
-    Collection.prototype.insertMany = function (this: Collection, ...args: Parameters<Collection['insertMany']>) {
-      if (this.collectionName === 'messages' && failures === 0 && args[0].length > 0 && (args[0][0] as { sessionId?: string }).sessionId === sid) {
-        failures += 1;
-        return Promise.reject(new MongoNetworkError('connection reset'));
-      }
-      return insertMany.apply(this, args);
-    } as Collection['insertMany'];
+    const injected = inject(sid);
     try {
       const texts = range1(30).map((i) => `burst ${i}`);
       const answers = await within(Promise.all(texts.map((t) => phone.client.send(sid, t))), 20_000, 'every send to be answered');
-      assert.equal(failures, 1, 'the failure happened');
+      assert.equal(injected.failures(), expectedFailures, 'the failures happened');
       assert.equal(new Set(answers.map((a) => a.seq)).size, 30, 'each send stored once');
 
       const history = timeline(await restHistory(service, visitor.token, sid), sid);
@@ -125,47 +120,43 @@ describe('delivery order and exactly-once', () => {
       await waitFor(() => desk.client.lastSeq(sid) >= 32, 10_000, 'the agent to get the whole burst');
       assert.deepEqual(timeline(desk.messages, sid), history, 'the agent shows exactly the stored history');
     } finally {
-      Collection.prototype.insertMany = insertMany;
+      injected.undo();
     }
+  }
+
+  it('a store that fails in the middle of a burst loses and reorders nothing: the refused sends come back in order', async () => {
+    // The database fails one message insert, as a dropped connection would, while the burst is on its way.
+    await burstSurvives(1, (sid) => {
+      const insertMany = Collection.prototype.insertMany;
+      let failures = 0;
+      Collection.prototype.insertMany = function (this: Collection, ...args: Parameters<Collection['insertMany']>) {
+        if (this.collectionName === 'messages' && failures === 0 && args[0].length > 0 && (args[0][0] as { sessionId?: string }).sessionId === sid) {
+          failures += 1;
+          return Promise.reject(new MongoNetworkError('connection reset'));
+        }
+        return insertMany.apply(this, args);
+      } as Collection['insertMany'];
+      return { failures: () => failures, undo: () => (Collection.prototype.insertMany = insertMany) };
+    });
   });
 
   it('a check that fails unexpectedly in the middle of a burst (Redis dropping a connection) reorders nothing', async () => {
-    const { visitor, agent, sid } = await activeSession(service, site);
-    const phone = sdkClient(service, visitor.token, { WebSocket });
-    const desk = sdkClient(service, agent.token, { WebSocket });
-    clients.push(phone, desk);
-    await waitFor(() => [phone, desk].every((c) => c.readies.length === 1), 10_000, 'both clients to be ready');
-
     // Every send reads the session's stamp in Redis first: three of those reads fail, as on a
     // dropped connection, with an error that is no refusal of the service's own.
-    const broker = service.app.broker;
-    const sessionStamp = broker.sessionStamp;
-    let reads = 0;
-    let failures = 0;
-    broker.sessionStamp = async (id: string) => {
-      if (id === sid && ++reads > 10 && failures < 3) {
-        failures += 1;
-        throw new Error('Connection is closed.');
-      }
-      return sessionStamp(id);
-    };
-    try {
-      const texts = range1(30).map((i) => `burst ${i}`);
-      const answers = await within(Promise.all(texts.map((t) => phone.client.send(sid, t))), 20_000, 'every send to be answered');
-      assert.equal(failures, 3, 'the failures happened');
-      assert.equal(new Set(answers.map((a) => a.seq)).size, 30, 'each send stored once');
-      const history = timeline(await restHistory(service, visitor.token, sid), sid);
-      assert.deepEqual(history.map((l) => l.seq), range1(2 + 30), 'no gap');
-      assert.deepEqual(
-        history.slice(2).map((l) => l.text),
-        texts,
-        'in the order sent',
-      );
-      await waitFor(() => desk.client.lastSeq(sid) >= 32, 10_000, 'the agent to get the whole burst');
-      assert.deepEqual(timeline(desk.messages, sid), history, 'the agent shows exactly the stored history');
-    } finally {
-      broker.sessionStamp = sessionStamp;
-    }
+    await burstSurvives(3, (sid) => {
+      const broker = service.app.broker;
+      const sessionStamp = broker.sessionStamp;
+      let reads = 0;
+      let failures = 0;
+      broker.sessionStamp = async (id: string) => {
+        if (id === sid && ++reads > 10 && failures < 3) {
+          failures += 1;
+          throw new Error('Connection is closed.');
+        }
+        return sessionStamp(id);
+      };
+      return { failures: () => failures, undo: () => (broker.sessionStamp = sessionStamp) };
+    });
   });
 
   it('a send repeated with the same cid, over WebSocket or REST, returns the original id and seq, stores nothing new and is pushed once', async () => {
