@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
-import { createAgent, createSite, type SiteFixture } from '../helpers/api.js';
+import { api, createAgent, createSite, type SiteFixture } from '../helpers/api.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -114,6 +114,9 @@ describe('a visitor on the demo shop and agents in the workbench', () => {
 
   it('a transfer to a second agent is seen on all three screens', async () => {
     bob = await workbench('Bob');
+    // The dialog lists whom presence says is online when it opens: Bob's page must have registered first.
+    const bobId = bob.id;
+    await until('Bob to be online', async () => (await api(service, site.adminKey).get('/agents')).body.agents.some((a: { id: string; online: boolean }) => a.id === bobId && a.online));
     await alice.page.getByTestId('wb-transfer').click();
     await alice.page.locator(`[data-testid="wb-transfer-target"][data-agent-id="${bob.id}"]`).click();
     await bob.page.getByTestId('wb-session').first().waitFor({ timeout: UI_TIMEOUT });
