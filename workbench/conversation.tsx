@@ -167,16 +167,32 @@ function PendingRow({ p, sid }: { p: Pending; sid: string }) {
   );
 }
 
+/** how often the transfer dialog reads who is online while it is open */
+const AGENTS_REFRESH_MS = 3000;
+
 function TransferDialog({ conv, onDone }: { conv: Conv; onDone: () => void }) {
   const ctl = useController();
   const [agents, setAgents] = useState<AgentInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Read again every few seconds while open: a colleague who comes online meanwhile shows up without reopening.
   useEffect(() => {
-    ctl.agents().then(
-      (list) => setAgents(list.filter((a) => a.id !== ctl.me)),
-      (err: unknown) => setError(err instanceof Error ? err.message : String(err)),
-    );
+    let open = true;
+    const load = () =>
+      ctl.agents().then(
+        (list) => {
+          if (!open) return;
+          setAgents(list.filter((a) => a.id !== ctl.me));
+          setError(null);
+        },
+        (err: unknown) => open && setError(err instanceof Error ? err.message : String(err)),
+      );
+    void load();
+    const timer = setInterval(() => void load(), AGENTS_REFRESH_MS);
+    return () => {
+      open = false;
+      clearInterval(timer);
+    };
   }, [ctl]);
   const go = async (to: string | null) => {
     setBusy(true);

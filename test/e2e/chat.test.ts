@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
-import { api, createAgent, createSite, type SiteFixture } from '../helpers/api.js';
+import { createAgent, createSite, type SiteFixture } from '../helpers/api.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { type Service, startService } from '../helpers/service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -55,7 +55,9 @@ describe('a visitor on the demo shop and agents in the workbench', () => {
   });
 
   async function workbench(name: string) {
-    const agent = await createAgent(service, site, { name });
+    return logIn(await createAgent(service, site, { name }));
+  }
+  async function logIn(agent: Awaited<ReturnType<typeof createAgent>>) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
     agentContexts.push(context);
     const page = await context.newPage();
@@ -113,12 +115,16 @@ describe('a visitor on the demo shop and agents in the workbench', () => {
   });
 
   it('a transfer to a second agent is seen on all three screens', async () => {
-    bob = await workbench('Bob');
-    // The dialog lists whom presence says is online when it opens: Bob's page must have registered first.
-    const bobId = bob.id;
-    await until('Bob to be online', async () => (await api(service, site.adminKey).get('/agents')).body.agents.some((a: { id: string; online: boolean }) => a.id === bobId && a.online));
+    // Alice opens the dialog while Bob is still logged out: he is listed as offline, and
+    // becomes a transfer target once he logs in, without the dialog being reopened.
+    const bobAccount = await createAgent(service, site, { name: 'Bob' });
     await alice.page.getByTestId('wb-transfer').click();
-    await alice.page.locator(`[data-testid="wb-transfer-target"][data-agent-id="${bob.id}"]`).click();
+    const dialog = alice.page.getByTestId('wb-transfer-dialog');
+    await dialog.getByText(/Offline: .*Bob/).waitFor({ timeout: UI_TIMEOUT });
+    const bobTarget = alice.page.locator(`[data-testid="wb-transfer-target"][data-agent-id="${bobAccount.id}"]`);
+    assert.equal(await bobTarget.count(), 0, 'Bob is offline: not a transfer target yet');
+    bob = await logIn(bobAccount);
+    await bobTarget.click({ timeout: UI_TIMEOUT });
     await bob.page.getByTestId('wb-session').first().waitFor({ timeout: UI_TIMEOUT });
     await bob.page.getByTestId('wb-session').first().click();
     await showsText(agentMessages(bob.page), 'left the warehouse');
