@@ -175,23 +175,30 @@ function TransferDialog({ conv, onDone }: { conv: Conv; onDone: () => void }) {
   const [agents, setAgents] = useState<AgentInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  // Read again every few seconds while open: a colleague who comes online meanwhile shows up without reopening.
+  // Read again every few seconds while open: a colleague who comes online meanwhile shows up without
+  // reopening. The next read starts once the last one answered, so a slow answer never overwrites a newer one.
   useEffect(() => {
     let open = true;
-    const load = () =>
-      ctl.agents().then(
-        (list) => {
-          if (!open) return;
-          setAgents(list.filter((a) => a.id !== ctl.me));
-          setError(null);
-        },
-        (err: unknown) => open && setError(err instanceof Error ? err.message : String(err)),
-      );
-    void load();
-    const timer = setInterval(() => void load(), AGENTS_REFRESH_MS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = () => {
+      ctl
+        .agents()
+        .then(
+          (list) => {
+            if (!open) return;
+            setAgents(list.filter((a) => a.id !== ctl.me));
+            setError(null);
+          },
+          (err: unknown) => open && setError(err instanceof Error ? err.message : String(err)),
+        )
+        .finally(() => {
+          if (open) timer = setTimeout(load, AGENTS_REFRESH_MS);
+        });
+    };
+    load();
     return () => {
       open = false;
-      clearInterval(timer);
+      clearTimeout(timer);
     };
   }, [ctl]);
   const go = async (to: string | null) => {
