@@ -2,15 +2,19 @@
  * Idle connections: N authenticated SDK clients on one target process, held
  * with heartbeats running (the client's `ping` frames and the server's
  * WebSocket pings), to see how many a process holds and what each costs.
- * Memory per connection, three ways:
+ * Memory per connection, four ways:
  * - RSS while held: the growth of the process's RSS from just before the
- *   first connection to the median of samples taken during the hold (a
- *   median, so one garbage collection either side does not decide it). It
- *   includes what connecting left for the collector and heap V8 has not
- *   given back yet, so it depends on when V8 last collected;
- * - RSS after a full GC: the same growth, each end read right after a full
+ *   first connection to the median of the samples of the hold's last
+ *   STEADY_S seconds: what holding the connections costs once the process
+ *   has settled. Connecting leaves garbage, and V8 hands the heap it took
+ *   back only when its memory reducer sees the process quiet (about a minute
+ *   after the connects here), so the hold must be long enough for that;
+ * - RSS just after connecting: the same growth over the hold's first
+ *   EARLY_S seconds, garbage and heap not yet handed back included;
+ * - RSS after a full GC: the growth with each end read right after a full
  *   collection (through the inspector): what the connections themselves keep;
  * - live heap: the JavaScript objects still referenced, after a full GC.
+ * Each is a median of samples, so one collection either side does not decide it.
  */
 import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
@@ -27,8 +31,11 @@ export interface IdleResult {
   /** from the first connect to the last `ready` */
   connectMs: number;
   rssBeforeBytes: number;
+  /** the median RSS of the hold's last STEADY_S seconds */
   rssAfterBytes: number;
   bytesPerConnection: number;
+  /** the same over the hold's first EARLY_S seconds, right after the connects */
+  earlyBytesPerConnection: number;
   /** live heap after a full GC, before connecting and while held (bench/heap.ts); absent without an inspector */
   heapBeforeBytes?: number;
   heapHeldBytes?: number;
@@ -48,6 +55,10 @@ export interface IdleResult {
 /** connections opening at once: enough to be quick, few enough not to overflow the listen backlog */
 const PARALLEL = 200;
 const SAMPLE_EVERY_MS = 1000;
+/** the end of the hold that counts as settled */
+const STEADY_S = 30;
+/** the start of the hold that counts as just after connecting */
+const EARLY_S = 15;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,7 +113,9 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
     holdCpu.stop();
     opts.log(`  RSS while held, every ${SAMPLE_EVERY_MS / 1000} s: ${rss.map((b) => Math.round(b / 1048576)).join(' ')} MB`);
     const memHeld = await liveHeap(proc.inspectorUrl, opts.log);
-    const after = [...rss].sort((a, b) => a - b)[Math.floor(rss.length / 2)] ?? before.rssBytes;
+    const samplesIn = (seconds: number) => Math.max(1, Math.round((seconds * 1000) / SAMPLE_EVERY_MS));
+    const after = median(rss.slice(-samplesIn(STEADY_S))) ?? before.rssBytes;
+    const early = median(rss.slice(0, samplesIn(EARLY_S))) ?? before.rssBytes;
     return {
       connections: opts.count,
       held: clients.filter((c) => c.state === 'connected').length,
@@ -111,6 +124,7 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       rssBeforeBytes: before.rssBytes,
       rssAfterBytes: after,
       bytesPerConnection: (after - before.rssBytes) / opts.count,
+      earlyBytesPerConnection: (early - before.rssBytes) / opts.count,
       ...(memBefore !== undefined && memHeld !== undefined
         ? {
             heapBeforeBytes: memBefore.heapUsed,
@@ -139,6 +153,10 @@ async function liveHeap(inspectorUrl: string | undefined, log: (line: string) =>
     log(`live heap not measured: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
+}
+
+function median(values: number[]): number | undefined {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 const MB = (n: number) => `${(n / 1048576).toFixed(1)} MB`;

@@ -33,8 +33,9 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--insta
   --duration   seconds of load per rate (default 10)
   --drain      after a rate's load, seconds without progress before missing messages count as lost (default 10)
   --warmup     seconds at the lowest rate before the sweep, not reported (default 2)
-  --hold       seconds the idle connections are held (default 15)
-  --heartbeat  HEARTBEAT_SECONDS of every target (default 5, so a hold sees several rounds)
+  --hold       seconds the idle connections are held (default 120: the held memory is the median
+               of the last 30 s, once V8 has handed back what connecting left)
+  --heartbeat  HEARTBEAT_SECONDS of every target (default 25, the service's own default)
   --smoke      5 pairs, 200 msg/s for 2 s, every target: a sanity run of seconds`;
 
 export function options(argv?: string[]): Options {
@@ -86,7 +87,7 @@ export function options(argv?: string[]): Options {
     durationS: number('duration', values.duration, smoke ? 2 : 10, 0.5, 3600),
     drainS: number('drain', values.drain, 10, 1, 600),
     warmupS: number('warmup', values.warmup, smoke ? 0 : 2, 0, 60),
-    holdS: number('hold', values.hold, 15, 1, 3600),
-    heartbeatS: Math.round(number('heartbeat', values.heartbeat, 5, 1, 600)),
+    holdS: number('hold', values.hold, 120, 1, 3600),
+    heartbeatS: Math.round(number('heartbeat', values.heartbeat, 25, 1, 600)),
   };
 }

@@ -143,9 +143,10 @@ function idleSection(rep: Report): string[] {
   const busy = (cpu: CpuShare[]) => cpuText(cpu.filter((c) => c.percent >= 1));
   return [
     '',
-    `Idle: ${n} authenticated connections on one process of each target, held ${rep.holdS} s with heartbeats every ${rep.heartbeatS} s`,
+    `Idle: ${n} authenticated connections on one process of each target, held ${rep.holdS} s with heartbeats every ${rep.heartbeatS} s;`,
+    '  RSS held: median of the last 30 s of the hold; first 15 s: the same just after connecting (garbage not yet handed back)',
     grid(
-      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'RSS per conn.', 'after GC', 'live heap per conn.', 'CPU while connecting | while held'],
+      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'RSS per conn.', 'first 15 s', 'after GC', 'live heap per conn.', 'CPU while connecting | while held'],
       [...rep.idle].map(([name, i]) => [
         name,
         `${i.held}/${i.connections}`,
@@ -154,6 +155,7 @@ function idleSection(rep: Report): string[] {
         mb(i.rssBeforeBytes),
         mb(i.rssAfterBytes),
         `${(i.bytesPerConnection / 1024).toFixed(1)} KB`,
+        `${(i.earlyBytesPerConnection / 1024).toFixed(1)} KB`,
         i.settledRssPerConnection === undefined ? 'n/a' : `${(i.settledRssPerConnection / 1024).toFixed(1)} KB`,
         i.heapPerConnection === undefined ? 'n/a' : `${(i.heapPerConnection / 1024).toFixed(1)} KB`,
         `${busy(i.connectCpu)} | ${busy(i.holdCpu)}`,
@@ -175,6 +177,7 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
     const verdict = (value: number) => (bar ? (value <= 1.5 ? 'met' : 'NOT met') : '');
     const held = ours.bytesPerConnection / b.bytesPerConnection;
     rows.push([`${what}, RSS while held`, held.toFixed(2), bar, verdict(held)]);
+    rows.push([`  RSS in the first 15 s after connecting ÷ ${base.toUpperCase()}`, (ours.earlyBytesPerConnection / b.earlyBytesPerConnection).toFixed(2), '', '']);
     if (ours.settledRssPerConnection !== undefined && b.settledRssPerConnection !== undefined) {
       const settled = ours.settledRssPerConnection / b.settledRssPerConnection;
       rows.push([`${what}, RSS after a full GC`, settled.toFixed(2), bar, verdict(settled)]);
