@@ -6,7 +6,10 @@
  * is on its way, so batches grow with the load instead of the round trips.
  * `waitMs` may hold a batch a little longer for more items, given the size of
  * the last one (a store whose every batch costs a commit wants fewer, fuller
- * ones once the load is there; a lone item still leaves at once).
+ * ones once the load is there; a lone item still leaves at once). The wait
+ * counts from the batch's oldest item: items that gathered while the
+ * previous batch was on its way have waited already and leave as soon as it
+ * is done, so under load batches follow each other without a gap.
  * In-process scheduling only; `send` does the I/O and answers the items'
  * callers itself (it should not throw: a batch that throws is gone).
  */
@@ -20,12 +23,14 @@ export interface Gatherer<T> {
 export interface GathererOptions<T> {
   maxBatch: number;
   send(batch: T[]): Promise<void>;
-  /** how long a batch may wait for more items once it could leave, given the last batch's size (default: none) */
+  /** how long a batch's oldest item may wait for more to join it, given the last batch's size (default: none) */
   waitMs?: (lastBatchSize: number) => number;
 }
 
 export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
   const waiting: T[] = [];
+  /** when each waiting item was added (performance.now()), in the same order */
+  const arrivals: number[] = [];
   let scheduled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sending = false;
@@ -35,7 +40,7 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
   function schedule(): void {
     if (scheduled || sending || closed || waiting.length === 0) return;
     scheduled = true;
-    const ms = opts.waitMs?.(lastSize) ?? 0;
+    const ms = (opts.waitMs?.(lastSize) ?? 0) - (performance.now() - arrivals[0]!);
     if (ms > 0) timer = setTimeout(() => void flush(), ms);
     else setImmediate(() => void flush());
   }
@@ -46,6 +51,7 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
     timer = undefined;
     if (sending || closed) return;
     const batch = waiting.splice(0, opts.maxBatch);
+    arrivals.splice(0, batch.length);
     if (batch.length === 0) return;
     lastSize = batch.length;
     sending = true;
@@ -61,6 +67,7 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
     add(item) {
       if (closed) throw new Error('the gatherer is closed');
       waiting.push(item);
+      arrivals.push(performance.now());
       // a full batch waits no longer
       if (timer && waiting.length >= opts.maxBatch) void flush();
       else schedule();
@@ -68,6 +75,7 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
     close() {
       closed = true;
       clearTimeout(timer);
+      arrivals.length = 0;
       return waiting.splice(0);
     },
   };

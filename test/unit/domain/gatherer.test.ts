@@ -83,3 +83,27 @@ test('waitMs holds a batch for more items after a full-ish one, not after a lone
   await turn();
   assert.deepEqual(r.batches.at(-1), [6, 7, 8, 9], 'full: it leaves before the wait is over');
 });
+
+test('the wait counts from the oldest item: items that waited while the last batch was on its way leave as soon as it is done', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send, waitMs: (last) => (last > 1 ? 30 : 0) });
+  g.add(1);
+  g.add(2);
+  await turn();
+  assert.deepEqual(r.batches, [[1, 2]]);
+  g.add(3);
+  g.add(4);
+  // longer than the wait, while [1, 2] is on its way
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1, 2], [3, 4]], 'no second wait for items that have waited already');
+  g.add(5);
+  r.finish.shift()!();
+  await turn();
+  await turn();
+  assert.deepEqual(r.batches, [[1, 2], [3, 4]], 'a newcomer still waits for company');
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.deepEqual(r.batches, [[1, 2], [3, 4], [5]]);
+});
