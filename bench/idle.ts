@@ -20,6 +20,7 @@
 import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
 import { type CpuMeter, type CpuShare, sample } from './proc.js';
+import { percentile } from './stats.js';
 import { withTimeout } from './load.js';
 import { type LiveMemory, liveMemory } from './heap.js';
 import type { Target } from './target.js';
@@ -57,9 +58,9 @@ export interface IdleResult {
 const PARALLEL = 200;
 const SAMPLE_EVERY_MS = 1000;
 /** the end of the hold that counts as settled */
-const STEADY_S = 30;
+export const STEADY_S = 30;
 /** the start of the hold that counts as just after connecting */
-const EARLY_S = 15;
+export const EARLY_S = 15;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -115,8 +116,9 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
     opts.log(`  RSS while held, every ${SAMPLE_EVERY_MS / 1000} s: ${rss.map((b) => Math.round(b / 1048576)).join(' ')} MB`);
     const memHeld = await liveHeap(proc.inspectorUrl, opts.log);
     const samplesIn = (seconds: number) => Math.max(1, Math.round((seconds * 1000) / SAMPLE_EVERY_MS));
-    const after = median(rss.slice(-samplesIn(STEADY_S))) ?? before.rssBytes;
-    const early = median(rss.slice(0, samplesIn(EARLY_S))) ?? before.rssBytes;
+    const median = (samples: number[]) => (samples.length ? percentile(samples.sort((a, b) => a - b), 50) : before.rssBytes);
+    const after = median(rss.slice(-samplesIn(STEADY_S)));
+    const early = median(rss.slice(0, samplesIn(EARLY_S)));
     return {
       connections: opts.count,
       held: clients.filter((c) => c.state === 'connected').length,
@@ -154,10 +156,6 @@ async function liveHeap(inspectorUrl: string | undefined, log: (line: string) =>
     log(`live heap not measured: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
-}
-
-function median(values: number[]): number | undefined {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 const MB = (n: number) => `${(n / 1048576).toFixed(1)} MB`;

@@ -4,7 +4,7 @@
  * to the baselines measured in the same run (so a noisy machine shifts both).
  */
 import { cpus, totalmem } from 'node:os';
-import type { IdleResult } from './idle.js';
+import { EARLY_S, STEADY_S, type IdleResult } from './idle.js';
 import type { LoadResult } from './load.js';
 import type { CpuShare } from './proc.js';
 import { grid, mb, ms, summarize, type Summary } from './stats.js';
@@ -144,9 +144,9 @@ function idleSection(rep: Report): string[] {
   return [
     '',
     `Idle: ${n} authenticated connections on one process of each target, held ${rep.holdS} s with heartbeats every ${rep.heartbeatS} s;`,
-    '  RSS held: median of the last 30 s of the hold; first 15 s: the same just after connecting (garbage not yet handed back)',
+    `  RSS held: median of the last ${Math.min(STEADY_S, rep.holdS)} s of the hold; first ${EARLY_S} s: the same just after connecting (garbage not yet handed back)`,
     grid(
-      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'RSS per conn.', 'first 15 s', 'after GC', 'live heap per conn.', 'CPU while connecting | while held'],
+      ['target', 'held', 'disconnects', 'connect time', 'RSS before', 'RSS held', 'RSS per conn.', `first ${EARLY_S} s`, 'after GC', 'live heap per conn.', 'CPU while connecting | while held'],
       [...rep.idle].map(([name, i]) => [
         name,
         `${i.held}/${i.connections}`,
@@ -177,7 +177,7 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
     const verdict = (value: number) => (bar ? (value <= 1.5 ? 'met' : 'NOT met') : '');
     const held = ours.bytesPerConnection / b.bytesPerConnection;
     rows.push([`${what}, RSS while held`, held.toFixed(2), bar, verdict(held)]);
-    rows.push([`  RSS in the first 15 s after connecting ÷ ${base.toUpperCase()}`, (ours.earlyBytesPerConnection / b.earlyBytesPerConnection).toFixed(2), '', '']);
+    rows.push([`  RSS in the first ${EARLY_S} s after connecting ÷ ${base.toUpperCase()}`, (ours.earlyBytesPerConnection / b.earlyBytesPerConnection).toFixed(2), '', '']);
     if (ours.settledRssPerConnection !== undefined && b.settledRssPerConnection !== undefined) {
       const settled = ours.settledRssPerConnection / b.settledRssPerConnection;
       rows.push([`${what}, RSS after a full GC`, settled.toFixed(2), bar, verdict(settled)]);
