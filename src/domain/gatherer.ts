@@ -9,7 +9,8 @@
  * ones once the load is there; a lone item still leaves at once). The wait
  * counts from the batch's oldest item: items that gathered while the
  * previous batch was on its way have waited already and leave as soon as it
- * is done, so under load batches follow each other without a gap.
+ * is done, before its callers' work on its results (their I/O then overlaps
+ * the next batch's), so under load batches follow each other without a gap.
  * In-process scheduling only; `send` does the I/O and answers the items'
  * callers itself (it should not throw: a batch that throws is gone).
  */
@@ -37,11 +38,14 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
   let closed = false;
   let lastSize = 0;
 
-  function schedule(): void {
+  /** `justSent`: the last batch is done, and what waits gathered while it was on its way. */
+  function schedule(justSent = false): void {
     if (scheduled || sending || closed || waiting.length === 0) return;
     scheduled = true;
     const ms = (opts.waitMs?.(lastSize) ?? 0) - (performance.now() - arrivals[0]!);
     if (ms > 0) timer = setTimeout(() => void flush(), ms);
+    // at once, before the callers of the last batch run on its results: the next batch's I/O overlaps that work
+    else if (justSent) void flush();
     else setImmediate(() => void flush());
   }
 
@@ -59,7 +63,7 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
       await opts.send(batch);
     } finally {
       sending = false;
-      schedule();
+      schedule(true);
     }
   }
 

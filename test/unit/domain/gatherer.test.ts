@@ -107,3 +107,18 @@ test('the wait counts from the oldest item: items that waited while the last bat
   await new Promise((resolve) => setTimeout(resolve, 40));
   assert.deepEqual(r.batches, [[1, 2], [3, 4], [5]]);
 });
+
+test('items that gathered while a batch was on its way leave when it is done, before the event loop turns', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send });
+  g.add(1);
+  await turn();
+  g.add(2);
+  g.add(3);
+  let turned = false;
+  setImmediate(() => (turned = true));
+  r.finish.shift()!();
+  for (let i = 0; i < 5; i++) await null; // a few microtasks: what the batch's callers would run on its results
+  assert.equal(turned, false);
+  assert.deepEqual(r.batches, [[1], [2, 3]], 'the next batch is on its way while the callers work, not after them');
+});
