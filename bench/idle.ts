@@ -20,6 +20,7 @@
 import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
 import { type CpuMeter, type CpuShare, sample } from './proc.js';
+import { EARLY_S, STEADY_S } from './options.js';
 import { percentile } from './stats.js';
 import { withTimeout } from './load.js';
 import { type LiveMemory, liveMemory } from './heap.js';
@@ -57,10 +58,6 @@ export interface IdleResult {
 /** connections opening at once: enough to be quick, few enough not to overflow the listen backlog */
 const PARALLEL = 200;
 const SAMPLE_EVERY_MS = 1000;
-/** the end of the hold that counts as settled */
-export const STEADY_S = 30;
-/** the start of the hold that counts as just after connecting */
-export const EARLY_S = 15;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -19,6 +19,10 @@ export interface Options {
 }
 
 export const DEFAULT_SWEEP = [100, 200, 400, 700, 1000];
+/** idle scenario: the end of the hold that counts as settled (the "held" memory) */
+export const STEADY_S = 30;
+/** idle scenario: the start of the hold that counts as just after connecting */
+export const EARLY_S = 15;
 
 export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--smoke] [...]
   --target     what to load: ours (the service), r0 (bare ws relay), r1 (ws + batched
@@ -34,7 +38,7 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--insta
   --drain      after a rate's load, seconds without progress before missing messages count as lost (default 10)
   --warmup     seconds at the lowest rate before the sweep, not reported (default 2)
   --hold       seconds the idle connections are held (default 120: the held memory is the median
-               of the last 30 s, once V8 has handed back what connecting left)
+               of the last ${STEADY_S} s, once V8 has handed back what connecting left)
   --heartbeat  HEARTBEAT_SECONDS of every target (default 25, the service's own default)
   --smoke      5 pairs, 200 msg/s for 2 s, every target: a sanity run of seconds`;
 

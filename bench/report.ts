@@ -4,7 +4,8 @@
  * to the baselines measured in the same run (so a noisy machine shifts both).
  */
 import { cpus, totalmem } from 'node:os';
-import { EARLY_S, STEADY_S, type IdleResult } from './idle.js';
+import type { IdleResult } from './idle.js';
+import { EARLY_S, STEADY_S } from './options.js';
 import type { LoadResult } from './load.js';
 import type { CpuShare } from './proc.js';
 import { grid, mb, ms, summarize, type Summary } from './stats.js';
