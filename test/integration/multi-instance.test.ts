@@ -139,9 +139,14 @@ describe('two instances sharing MongoDB and Redis', () => {
     await waitFor(() => vClient.client.lastSeq(sid) === 3, 10_000, 'the visitor to see it');
 
     // Both instances' subscriber connections are killed as often as they come back, while the
-    // agent writes: their pushes go nowhere, yet every send is stored and answered.
+    // agent writes: their pushes go nowhere, yet every send is stored and answered. The cutting
+    // stops once the sends are answered, or after CUT_MS at most: each time the subscriptions are
+    // back, every connection is closed with 1013, and on a loaded machine a client reconnecting
+    // into that churn may not get its sends answered until it stops.
+    const CUT_MS = 3000;
     const admin = new Redis(testUrls().redisUrl);
     let cutting = true;
+    const stopCutting = setTimeout(() => (cutting = false), CUT_MS);
     const cut = (async () => {
       while (cutting) {
         const list = (await admin.client('LIST')) as string;
@@ -151,15 +156,21 @@ describe('two instances sharing MongoDB and Redis', () => {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const during = await within(Promise.all([1, 2, 3].map((i) => aClient.client.send(sid, `while cut off ${i}`, { cid: `gap-${i}` }))), 10_000, 'the sends while cut off');
+    let during: Array<{ seq: number }>;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      during = await within(Promise.all([1, 2, 3].map((i) => aClient.client.send(sid, `while cut off ${i}`, { cid: `gap-${i}` }))), 10_000, 'the sends while cut off');
+    } finally {
+      // never left running: it would cut the pushes of the tests after this one
+      cutting = false;
+      clearTimeout(stopCutting);
+      await cut;
+      admin.disconnect();
+    }
     assert.deepEqual(
       during.map((s) => s.seq),
       [4, 5, 6],
     );
-    cutting = false;
-    await cut;
-    admin.disconnect();
 
     await waitFor(() => vClient.closeCodes.includes(CLOSE.TRY_AGAIN_LATER) && aClient.closeCodes.includes(CLOSE.TRY_AGAIN_LATER), 10_000, 'both clients to be asked to reconnect');
     await waitFor(() => [vClient, aClient].every((c) => c.client.lastSeq(sid) === 6), 10_000, 'both sides to catch up');
