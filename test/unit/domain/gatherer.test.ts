@@ -15,6 +15,17 @@ function recorder() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A gatherer with the batch [1] on its way and items 2 and 3 waiting behind it. */
+async function twoWaitingBehindOne() {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send });
+  g.add(1);
+  await turn();
+  g.add(2);
+  g.add(3);
+  return { r, g };
+}
+
 test('alone, an item leaves on the next turn of the event loop, by itself', async () => {
   const r = recorder();
   const g = createGatherer({ maxBatch: 10, send: r.send });
@@ -42,12 +53,7 @@ test('while a batch is on its way the next ones gather, in order, at most maxBat
 });
 
 test('close hands back what waits, sends nothing more, and refuses new items', async () => {
-  const r = recorder();
-  const g = createGatherer({ maxBatch: 10, send: r.send });
-  g.add(1);
-  await turn();
-  g.add(2);
-  g.add(3);
+  const { r, g } = await twoWaitingBehindOne();
   assert.deepEqual(g.close(), [2, 3]);
   r.finish.shift()!();
   await turn();
@@ -109,12 +115,7 @@ test('the wait counts from the oldest item: items that waited while the last bat
 });
 
 test('items that gathered while a batch was on its way leave when it is done, before the event loop turns', async () => {
-  const r = recorder();
-  const g = createGatherer({ maxBatch: 10, send: r.send });
-  g.add(1);
-  await turn();
-  g.add(2);
-  g.add(3);
+  const { r } = await twoWaitingBehindOne();
   let turned = false;
   setImmediate(() => (turned = true));
   r.finish.shift()!();
