@@ -50,7 +50,7 @@ const MAX_BATCH = 500;
 /**
  * Once batches carry more than one session, a batch's oldest message waits
  * up to this long for more: each insert costs the embedded FerretDB about
- * 1 ms of CPU for its commit besides 0.15 ms per document (measured here),
+ * 1 ms of CPU for its commit besides 0.12 ms per document (measured here),
  * so at 1,000 msg/s batches of two spent half its CPU on commits. A lone
  * message never waits, nor do messages that gathered while the previous
  * insert was on its way for longer than this (domain/gatherer.ts).
