@@ -160,12 +160,14 @@ export function startRelay(opts: RelayOptions): Relay {
     });
   });
 
-  // The same heartbeat as the service's gateway: ping everyone, drop whoever was silent for two rounds.
+  // The same heartbeat as the service's gateway: drop whoever was silent for two rounds, ping whoever was for half of one.
   const heartbeat = setInterval(() => {
-    const deadline = Date.now() - 2 * opts.heartbeatMs;
+    const now = Date.now();
+    const deadline = now - 2 * opts.heartbeatMs;
+    const quietSince = now - opts.heartbeatMs / 2;
     for (const conn of all) {
       if (conn.lastHeard < deadline) conn.ws.terminate();
-      else conn.ws.ping();
+      else if (conn.lastHeard <= quietSince) conn.ws.ping();
     }
   }, opts.heartbeatMs);
 

@@ -12,6 +12,7 @@ import { type AppError, isAppError, unavailable } from '../errors.js';
 import { decodeClientFrame } from '../protocol/codec.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
+import type { ServerFrame } from '../protocol/server-frames.js';
 import { toMessageObject, toSessionObject } from '../protocol/serialize.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 
@@ -30,6 +31,11 @@ export interface GatewayOptions {
   /** asked before each `send`: an error (overload, say) answers the frame instead of storing it */
   refuseSend?: () => AppError | null;
 }
+
+const PONG = JSON.stringify({ t: 'pong' } satisfies ServerFrame);
+
+/** every client frame but `ping`, which received() answers itself */
+type HandledFrame = Exclude<ClientFrame, { t: 'ping' }>;
 
 /** the socket's Connection, for the shared listeners */
 const CONNECTION = Symbol('connection');
@@ -138,6 +144,12 @@ export class Gateway {
       void this.authenticate(conn, frame.token);
       return;
     }
+    // Answered here rather than through handle(): every idle client sends one each heartbeat,
+    // and handle()'s promises were the largest share of what an idle instance allocated.
+    if (frame.t === 'ping') {
+      conn.sendRaw(PONG);
+      return;
+    }
     void this.handle(conn, conn.actor, frame);
   }
 
@@ -229,8 +241,8 @@ export class Gateway {
     conn.send({ ...data, t: 'event', sid: push.sid, name: push.name });
   }
 
-  private async handle(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
-    if (this.draining && frame.t !== 'ack' && frame.t !== 'ping') {
+  private async handle(conn: Connection, actor: Actor, frame: HandledFrame): Promise<void> {
+    if (this.draining && frame.t !== 'ack') {
       // No new work while going away: else steady traffic keeps `inflight` above zero until the
       // drain deadline and the stores close under half-done writes. The client retries elsewhere.
       conn.send(this.errorFrame(unavailable('the instance is going away, retry'), frame));
@@ -244,15 +256,12 @@ export class Gateway {
     }
   }
 
-  private async dispatch(conn: Connection, actor: Actor, frame: ClientFrame): Promise<void> {
+  private async dispatch(conn: Connection, actor: Actor, frame: HandledFrame): Promise<void> {
     const chat = this.opts.chat;
     try {
       switch (frame.t) {
         case 'auth':
           conn.send({ t: 'error', code: 'bad_request', message: 'already authenticated', ref: 'auth' });
-          return;
-        case 'ping':
-          conn.send({ t: 'pong' });
           return;
         case 'ack':
           conn.ack(frame.sid, frame.seq);
@@ -297,14 +306,20 @@ export class Gateway {
     return { t: 'error', code: 'unavailable', message: 'internal error, try again', ref: frame.t, ...cid };
   }
 
+  /**
+   * Closes connections silent for two intervals, and pings those silent for
+   * half of one. A client that pings by itself each interval (the SDK does)
+   * is heard from often enough to be pinged only now and then; one that
+   * does not (or whose timers a background tab throttles) is pinged at
+   * least once, half an interval or more before it would be closed.
+   */
   private heartbeat(): void {
-    const deadline = Date.now() - 2 * this.opts.heartbeatMs;
+    const now = Date.now();
+    const deadline = now - 2 * this.opts.heartbeatMs;
+    const quietSince = now - this.opts.heartbeatMs / 2;
     for (const conn of this.all) {
-      if (conn.lastHeard < deadline) {
-        conn.terminate();
-        continue;
-      }
-      if (conn.isOpen) conn.ws.ping();
+      if (conn.lastHeard < deadline) conn.terminate();
+      else if (conn.lastHeard <= quietSince && conn.isOpen) conn.ws.ping();
     }
   }
 

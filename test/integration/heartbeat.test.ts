@@ -48,4 +48,26 @@ describe('heartbeats', () => {
     assert.equal(await online(agent.id), true);
     peer.close();
   });
+
+  it('the server pings a client that is quiet, and not one that pings by itself', async () => {
+    const [quietAgent, chattyAgent] = [await createAgent(service, site), await createAgent(service, site)];
+    const quiet = await authedPeer(service.wsUrl, quietAgent.token);
+    const chatty = await authedPeer(service.wsUrl, chattyAgent.token);
+    const pings = { quiet: 0, chatty: 0 };
+    quiet.ws.on('ping', () => pings.quiet++);
+    chatty.ws.on('ping', () => pings.chatty++);
+    // six heartbeat intervals; the chatty client's own pings come every fifth of one
+    const pinging = setInterval(() => chatty.send({ t: 'ping' }), 30);
+    await new Promise((r) => setTimeout(r, 900));
+    clearInterval(pinging);
+    assert.ok(pings.quiet >= 3, `the quiet client was pinged ${pings.quiet} times in six intervals`);
+    assert.ok(pings.chatty <= 1, `the client that pings by itself was pinged ${pings.chatty} times`);
+    // the quiet one answered the WebSocket pings (ws does that by itself) and is still there
+    assert.equal(quiet.ws.readyState, WebSocket.OPEN);
+    assert.equal(chatty.ws.readyState, WebSocket.OPEN);
+    assert.equal(await online(quietAgent.id), true);
+    assert.ok(chatty.frames.filter((f) => f.t === 'pong').length >= 20, 'every app-level ping is answered');
+    quiet.close();
+    chatty.close();
+  });
 });
