@@ -7,9 +7,9 @@
  *   first connection to the median of the samples of the hold's last
  *   STEADY_S seconds: what holding the connections costs once the process
  *   has settled. Connecting leaves garbage, and V8 hands the heap it took
- *   back only when its memory reducer sees the process quiet (one to two
- *   minutes after the connects here, now and then later), so the hold must
- *   be long enough for that;
+ *   back only when its memory reducer runs: for a process with heartbeats
+ *   running, through its watchdog, 100-108 s after the last full GC (see
+ *   DEFAULT_HOLD_S), so the hold must be long enough for that;
  * - RSS just after connecting: the same growth over the hold's first
  *   EARLY_S seconds, garbage and heap not yet handed back included;
  * - RSS after a full GC: the growth with each end read right after a full
