@@ -30,6 +30,7 @@ declare module 'fastify' {
 export interface WebsocketPluginOptions {
   heartbeatMs: number;
   ackTimeoutMs: number;
+  resyncGapMs: number;
   authTimeoutMs: number;
   maxFrameBytes: number;
   /** WebSocket connections this instance holds at most; 0: no limit */
@@ -45,6 +46,7 @@ export default fp<WebsocketPluginOptions>(
       log: app.log,
       heartbeatMs: opts.heartbeatMs,
       ackTimeoutMs: opts.ackTimeoutMs,
+      resyncGapMs: opts.resyncGapMs,
       authTimeoutMs: opts.authTimeoutMs,
       maxRetries: 6,
       maxFrameBytes: opts.maxFrameBytes,

@@ -96,6 +96,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
   await instance.register(websocketPlugin, {
     heartbeatMs: config.heartbeatMs,
     ackTimeoutMs: config.ackTimeoutMs,
+    resyncGapMs: config.resyncGapMs,
     authTimeoutMs: config.authTimeoutMs,
     maxFrameBytes: config.maxFrameBytes,
     maxConnections: config.maxConnections,

@@ -40,6 +40,8 @@ export interface Config {
   inactivityCloseMs: number;
   heartbeatMs: number;
   ackTimeoutMs: number;
+  /** after pushes were lost (Redis flapped), clients are asked to reconnect and sync at most once per this long */
+  resyncGapMs: number;
   authTimeoutMs: number;
   maxTextLength: number;
   maxFrameBytes: number;
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     inactivityCloseMs: int('INACTIVITY_CLOSE_SECONDS', 1800, 1, 30 * 86400) * 1000,
     heartbeatMs: int('HEARTBEAT_SECONDS', 25, 1, 600) * 1000,
     ackTimeoutMs: int('ACK_TIMEOUT_MS', 3000, 50, 120_000),
+    resyncGapMs: int('RESYNC_GAP_MS', 5000, 0, 600_000),
     authTimeoutMs: int('AUTH_TIMEOUT_MS', 5000, 100, 60_000),
     maxTextLength: int('MAX_TEXT_LENGTH', 4000, 1, 100_000),
     maxFrameBytes: int('MAX_FRAME_BYTES', 16_384, 256, 1_048_576),

@@ -30,6 +30,8 @@ export interface GatewayOptions {
   maxBufferedBytes: number;
   /** asked before each `send`: an error (overload, say) answers the frame instead of storing it */
   refuseSend?: () => AppError | null;
+  /** after pushes were lost, clients are asked to reconnect and sync at most once per this long */
+  resyncGapMs: number;
 }
 
 const PONG = JSON.stringify({ t: 'pong' } satisfies ServerFrame);
@@ -60,6 +62,9 @@ export class Gateway {
   private readonly connectionOptions: ConnectionOptions;
   private readonly listeners = this.socketListeners();
   private connectionSeq = 0;
+  /** when clients were last asked to reconnect and sync, and the next such ask if one is due */
+  private lastResync = -Infinity;
+  private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: GatewayOptions) {
     this.connectionOptions = {
@@ -71,7 +76,7 @@ export class Gateway {
     };
     this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
     this.timers.push(setInterval(() => this.retransmit(), Math.max(50, Math.floor(opts.ackTimeoutMs / 4))).unref());
-    opts.broker.onPushesLost(() => this.catchUpAll());
+    opts.broker.onPushesLost(() => this.pushesLost());
   }
 
   get connectionCount(): number {
@@ -326,11 +331,34 @@ export class Gateway {
   /**
    * Pushes may have been lost while this instance's subscriptions were down
    * (broker.ts): messages, session changes, queue news. Every client is asked
-   * to reconnect (1013), and so reads its sessions' state and syncs their
-   * messages afresh, here or on another instance; the jitter of its backoff
-   * spreads the reconnects out.
+   * to reconnect and sync (catchUpAll), at most once per `resyncGapMs`: a
+   * Redis that flaps would otherwise close every connection each time it is
+   * back, and clients would reconnect into the next close before their sends
+   * were answered. A loss within the gap is caught up when the gap is over,
+   * by every client connected then; until then a message push that follows
+   * a lost one still arrives whole, as the connection fills the gap from
+   * the store (connection.ts).
+   */
+  private pushesLost(): void {
+    if (this.resyncTimer || this.draining) return; // the ask that is due covers this loss too
+    const wait = this.lastResync + this.opts.resyncGapMs - Date.now();
+    if (wait <= 0) {
+      this.catchUpAll();
+      return;
+    }
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.catchUpAll();
+    }, wait);
+  }
+
+  /**
+   * Every client is asked to reconnect (1013), and so reads its sessions'
+   * state and syncs their messages afresh, here or on another instance; the
+   * jitter of its backoff spreads the reconnects out.
    */
   private catchUpAll(): void {
+    this.lastResync = Date.now();
     let asked = 0;
     for (const conn of this.all) {
       if (!conn.actor) continue;
@@ -354,6 +382,7 @@ export class Gateway {
   async drain(timeoutMs = 5000): Promise<void> {
     this.draining = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.resyncTimer);
     const deadline = Date.now() + timeoutMs;
     while (this.inflight > 0 && Date.now() < deadline) await sleep(10);
     for (const conn of this.all) conn.close(CLOSE.GOING_AWAY, 'instance is going away');

@@ -45,9 +45,13 @@ describe('two instances sharing MongoDB and Redis', () => {
     return new Map(r.body.agents.map((x: any) => [x.id, { online: x.online, devices: x.devices }]));
   }
 
+  // clients are asked to reconnect at most this often after lost pushes: short, so that the ask
+  // after the last cut of the pub/sub test lands within that test, not in the next one
+  const RESYNC_GAP_MS = 300;
+
   before(async () => {
-    a = await startService();
-    b = await startService({ mongodbDb: a.config.mongodbDb, redisPrefix: a.config.redisPrefix, tokenSecret: a.config.tokenSecret }, { shared: true });
+    a = await startService({ resyncGapMs: RESYNC_GAP_MS });
+    b = await startService({ mongodbDb: a.config.mongodbDb, redisPrefix: a.config.redisPrefix, tokenSecret: a.config.tokenSecret, resyncGapMs: RESYNC_GAP_MS }, { shared: true });
   });
 
   after(async () => {
@@ -140,9 +144,9 @@ describe('two instances sharing MongoDB and Redis', () => {
 
     // Both instances' subscriber connections are killed as often as they come back, while the
     // agent writes: their pushes go nowhere, yet every send is stored and answered. The cutting
-    // stops once the sends are answered, or after CUT_MS at most: each time the subscriptions are
-    // back, every connection is closed with 1013, and on a loaded machine a client reconnecting
-    // into that churn may not get its sends answered until it stops.
+    // stops once the sends are answered, or after CUT_MS at most: every RESYNC_GAP_MS while it
+    // goes on, each instance closes its connections with 1013, and on a loaded machine a client
+    // reconnecting into that churn may not get its sends answered until it stops.
     const CUT_MS = 3000;
     const admin = new Redis(testUrls().redisUrl);
     let cutting = true;
@@ -178,6 +182,8 @@ describe('two instances sharing MongoDB and Redis', () => {
     assert.deepEqual(history.map((l) => l.seq), range1(6));
     assert.deepEqual(timeline(vClient.messages, sid), history, 'the visitor shows the stored history, each message once');
     assert.deepEqual(timeline(aClient.messages, sid), history, 'so does the agent');
+    // the ask due after the last cut, if one is, closes these clients and not the next test's
+    await new Promise((resolve) => setTimeout(resolve, 3 * RESYNC_GAP_MS));
   });
 
   it('an agent connected only to one instance is online, with all their devices, in the other instance\'s agent list', async () => {
