@@ -44,6 +44,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.equal(c.inactivityCloseMs, 1800 * 1000);
   assert.equal(c.heartbeatMs, 25_000);
   assert.equal(c.ackTimeoutMs, 3000);
+  assert.equal(c.resyncGapMs, 5000);
   assert.equal(c.authTimeoutMs, 5000);
   assert.equal(c.maxTextLength, 4000);
   assert.equal(c.maxFrameBytes, 16_384);
@@ -68,6 +69,7 @@ test('given values are used, seconds turned into milliseconds', () => {
     LOG_LEVEL: 'warn',
     BROKER: 'memory',
     PRESENCE_TTL_SECONDS: '12',
+    RESYNC_GAP_MS: '0',
   });
   assert.equal(c.port, 8080);
   assert.equal(c.host, '0.0.0.0');
@@ -80,6 +82,7 @@ test('given values are used, seconds turned into milliseconds', () => {
   assert.equal(c.logLevel, 'warn');
   assert.equal(c.broker, 'memory');
   assert.equal(c.presenceTtlMs, 12_000);
+  assert.equal(c.resyncGapMs, 0, 'every loss asks at once');
 });
 
 test('DEMO understands the usual spellings of true and false', () => {
