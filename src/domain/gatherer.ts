@@ -1,7 +1,7 @@
 /**
- * Gathers items into batches with one batch on its way at a time. A batch
- * leaves when the event loop has handled what was ready (setImmediate) and
- * no batch is on its way, or when it is full: under light load that is one
+ * Gathers items into batches with `maxInFlight` batches on their way at a
+ * time (one by default). A batch leaves when the event loop has handled what
+ * was ready (setImmediate) and fewer are on their way, or when it is full: under light load that is one
  * item and no added delay; under load, items gather while the previous batch
  * is on its way, so batches grow with the load instead of the round trips.
  * `waitMs` may hold a batch a little longer for more items, given the size of
@@ -26,6 +26,8 @@ export interface GathererOptions<T> {
   send(batch: T[]): Promise<void>;
   /** how long a batch's oldest item may wait for more to join it, given the last batch's size (default: none) */
   waitMs?: (lastBatchSize: number) => number;
+  /** batches on their way at once (default 1) */
+  maxInFlight?: number;
 }
 
 export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
@@ -34,13 +36,14 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
   const arrivals: number[] = [];
   let scheduled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let sending = false;
+  const maxInFlight = opts.maxInFlight ?? 1;
+  let inFlight = 0;
   let closed = false;
   let lastSize = 0;
 
-  /** `justSent`: the last batch is done, and what waits gathered while it was on its way. */
+  /** `justSent`: a batch is done, and what waits gathered while it was on its way. */
   function schedule(justSent = false): void {
-    if (scheduled || sending || closed || waiting.length === 0) return;
+    if (scheduled || inFlight >= maxInFlight || closed || waiting.length === 0) return;
     scheduled = true;
     const ms = (opts.waitMs?.(lastSize) ?? 0) - (performance.now() - arrivals[0]!);
     if (ms > 0) timer = setTimeout(() => void flush(), ms);
@@ -53,16 +56,16 @@ export function createGatherer<T>(opts: GathererOptions<T>): Gatherer<T> {
     scheduled = false;
     clearTimeout(timer);
     timer = undefined;
-    if (sending || closed) return;
+    if (inFlight >= maxInFlight || closed) return;
     const batch = waiting.splice(0, opts.maxBatch);
     arrivals.splice(0, batch.length);
     if (batch.length === 0) return;
     lastSize = batch.length;
-    sending = true;
+    inFlight += 1;
     try {
       await opts.send(batch);
     } finally {
-      sending = false;
+      inFlight -= 1;
       schedule(true);
     }
   }

@@ -88,6 +88,14 @@ interface SourcePatch {
  *    every message batch paid that. The patch inserts them one at a time in
  *    the chunk's own transaction (SQLite undoes a failed statement alone and
  *    keeps the transaction), and reports which clashed: one commit per chunk.
+ * 4. Two write transactions at once (two inserts, an insert and an update)
+ *    made the second wait on SQLite's lock, and SQLite's busy handler waits
+ *    by sleeping 1, 2, 5, 10, 15, 20, 25 ms and on between tries: the lock
+ *    was often free long before the sleeper woke. The patch queues inserts
+ *    and updates on a mutex in FerretDB instead, so the next one starts the
+ *    moment the last one commits. That is what lets the message store keep
+ *    two inserts on their way (store/message-appender.ts), and it spares
+ *    several instances writing at once the same sleeps.
  */
 const PATCHES: SourcePatch[] = [
   {
@@ -204,6 +212,34 @@ const PATCHES: SourcePatch[] = [
       '\t\t\t}',
       '',
     ].join('\n'),
+  },
+  // 4: one write transaction at a time, queued in Go
+  {
+    file: join('internal', 'backends', 'sqlite', 'collection.go'),
+    before: '\t"strings"\n',
+    after: '\t"strings"\n\t"sync"\n',
+  },
+  {
+    file: join('internal', 'backends', 'sqlite', 'collection.go'),
+    before: '// InsertAll implements backends.Collection interface.\n',
+    after: [
+      '// writeMu (im-service build): inserts and updates take it for their transaction, so that a second',
+      "// one waits here and starts as soon as the first commits, instead of in SQLite's sleeping busy handler.",
+      'var writeMu sync.Mutex',
+      '',
+      '// InsertAll implements backends.Collection interface.',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: join('internal', 'backends', 'sqlite', 'collection.go'),
+    before: '\tvar duplicates []int\n\n\terr := db.InTransaction(',
+    after: '\tvar duplicates []int\n\n\twriteMu.Lock()\n\tdefer writeMu.Unlock()\n\n\terr := db.InTransaction(',
+  },
+  {
+    file: join('internal', 'backends', 'sqlite', 'collection.go'),
+    before: 'metadata.DefaultColumn, metadata.IDColumn)\n\n\terr := db.InTransaction(',
+    after: 'metadata.DefaultColumn, metadata.IDColumn)\n\n\twriteMu.Lock()\n\tdefer writeMu.Unlock()\n\n\terr := db.InTransaction(',
   },
 ];
 /** what the binary was built from: a different stamp (another version or patch) rebuilds it */

@@ -7,6 +7,7 @@ import { createMessageRepository, messageIndexes } from './messages.js';
 import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
+import { IN_FLIGHT } from './message-appender.js';
 import { createWriteLane } from './write-lane.js';
 
 const INDEXES: Record<string, IndexDescription[]> = {
@@ -33,7 +34,8 @@ export async function ensureIndexes(db: Db): Promise<void> {
 export function createStores(db: Db, onError: (err: unknown) => void) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
-  const lane = createWriteLane();
+  // two: the message store keeps two inserts on their way (message-appender.ts, IN_FLIGHT)
+  const lane = createWriteLane({ concurrency: IN_FLIGHT });
   return {
     sites,
     accounts,

@@ -1,10 +1,13 @@
 /**
  * One lane for this process's frequent writes (message inserts, read cursors,
- * session activity): statements go one at a time. The embedded FerretDB
- * (SQLite) applies one write at a time; two writes sent together make one of
- * them wait on the database lock with back-off, and those waits were the
- * send-to-deliver p99 (measured at 1,000 msg/s over 100 sessions: 257 ms
- * with the activity updates running beside the inserts, 38 ms without them).
+ * session activity): at most `concurrency` statements at a time (one by
+ * default). The embedded FerretDB (SQLite) applies one write at a time; before
+ * its build queued writes on a mutex (src/embedded/ferretdb.ts, patch 4), two
+ * writes sent together made one of them wait on the database lock with
+ * sleeping back-off, and those waits were the send-to-deliver p99 (measured
+ * at 1,000 msg/s over 100 sessions: 257 ms with the activity updates running
+ * beside the inserts, 38 ms without them). Two at a time keep the next write
+ * waiting in the server, ready to start the moment the last one commits.
  *
  * Writes someone is waiting for go first, in the order they asked; a
  * `background` write (the coalesced session activity, which nobody waits
@@ -21,19 +24,20 @@ interface Waiting {
   since: number;
 }
 
-export function createWriteLane(opts: { maxBackgroundWaitMs?: number; now?: () => number } = {}): WriteLane {
+export function createWriteLane(opts: { maxBackgroundWaitMs?: number; now?: () => number; concurrency?: number } = {}): WriteLane {
   const maxWait = opts.maxBackgroundWaitMs ?? 250;
+  const concurrency = opts.concurrency ?? 1;
   const now = opts.now ?? Date.now;
   const urgent: Waiting[] = [];
   const background: Waiting[] = [];
-  let busy = false;
+  let running = 0;
 
   function next(): void {
-    if (busy) return;
+    if (running >= concurrency) return;
     const overdue = background.length > 0 && now() - background[0]!.since >= maxWait;
     const item = overdue || urgent.length === 0 ? background.shift() : urgent.shift();
     if (!item) return;
-    busy = true;
+    running += 1;
     item.start();
   }
 
@@ -46,7 +50,7 @@ export function createWriteLane(opts: { maxBackgroundWaitMs?: number; now?: () =
             write()
               .then(resolve, reject)
               .finally(() => {
-                busy = false;
+                running -= 1;
                 next();
               });
           },

@@ -123,3 +123,20 @@ test('items that gathered while a batch was on its way leave when it is done, be
   assert.equal(turned, false);
   assert.deepEqual(r.batches, [[1], [2, 3]], 'the next batch is on its way while the callers work, not after them');
 });
+
+test('with maxInFlight 2, a second batch leaves while the first is on its way, and a third waits for one of them', async () => {
+  const r = recorder();
+  const g = createGatherer({ maxBatch: 10, send: r.send, maxInFlight: 2 });
+  g.add(1);
+  await turn();
+  g.add(2);
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2]], 'the second did not wait for the first');
+  g.add(3);
+  g.add(4);
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2]], 'two on their way: the others gather');
+  r.finish[1]!(); // the second one is done first
+  await turn();
+  assert.deepEqual(r.batches, [[1], [2], [3, 4]]);
+});

@@ -29,6 +29,22 @@ describe('write lane', () => {
     assert.equal(await rb, 'b');
   });
 
+  it('with concurrency 2, two writes run at once and a third waits for either to finish', async () => {
+    const lane = createWriteLane({ concurrency: 2 });
+    const log: string[] = [];
+    const [a, b, c] = [gate(log, 'a'), gate(log, 'b'), gate(log, 'c')];
+    const runs = [lane.run(a.write), lane.run(b.write), lane.run(c.write)];
+    await tick();
+    assert.deepEqual(log, ['a', 'b'], 'c waits');
+    b.finish();
+    assert.equal(await runs[1], 'b');
+    await tick();
+    assert.deepEqual(log, ['a', 'b', 'c'], 'c took the place b left, a still running');
+    a.finish();
+    c.finish();
+    assert.deepEqual(await Promise.all(runs), ['a', 'b', 'c']);
+  });
+
   it('a failed write fails its caller only; the next one runs', async () => {
     const lane = createWriteLane();
     const failed = lane.run(() => Promise.reject(new Error('duplicate key')));
