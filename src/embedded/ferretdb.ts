@@ -92,8 +92,9 @@ interface SourcePatch {
  *    made the second wait on SQLite's lock, and SQLite's busy handler waits
  *    by sleeping 1, 2, 5, 10, 15, 20, 25 ms and on between tries: the lock
  *    was often free long before the sleeper woke. The patch queues inserts
- *    and updates on a mutex in FerretDB instead, so the next one starts the
- *    moment the last one commits. That is what lets the message store keep
+ *    and updates on a mutex per database (SQLite's lock is per file) in
+ *    FerretDB instead, so the next one starts the moment the last one
+ *    commits. That is what lets the message store keep
  *    two inserts on their way (store/message-appender.ts), and it spares
  *    several instances writing at once the same sleeps.
  */
@@ -223,9 +224,15 @@ const PATCHES: SourcePatch[] = [
     file: join('internal', 'backends', 'sqlite', 'collection.go'),
     before: '// InsertAll implements backends.Collection interface.\n',
     after: [
-      '// writeMu (im-service build): inserts and updates take it for their transaction, so that a second',
-      "// one waits here and starts as soon as the first commits, instead of in SQLite's sleeping busy handler.",
-      'var writeMu sync.Mutex',
+      '// writeMus (im-service build): one mutex per database (one SQLite file). Inserts and updates take',
+      "// their database's for their transaction, so that a second one waits here and starts as soon as the",
+      "// first commits, instead of in SQLite's sleeping busy handler.",
+      'var writeMus sync.Map',
+      '',
+      'func writeMu(dbName string) *sync.Mutex {',
+      '\tmu, _ := writeMus.LoadOrStore(dbName, new(sync.Mutex))',
+      '\treturn mu.(*sync.Mutex)',
+      '}',
       '',
       '// InsertAll implements backends.Collection interface.',
       '',
@@ -234,12 +241,12 @@ const PATCHES: SourcePatch[] = [
   {
     file: join('internal', 'backends', 'sqlite', 'collection.go'),
     before: '\tvar duplicates []int\n\n\terr := db.InTransaction(',
-    after: '\tvar duplicates []int\n\n\twriteMu.Lock()\n\tdefer writeMu.Unlock()\n\n\terr := db.InTransaction(',
+    after: '\tvar duplicates []int\n\n\tmu := writeMu(c.dbName)\n\tmu.Lock()\n\tdefer mu.Unlock()\n\n\terr := db.InTransaction(',
   },
   {
     file: join('internal', 'backends', 'sqlite', 'collection.go'),
     before: 'metadata.DefaultColumn, metadata.IDColumn)\n\n\terr := db.InTransaction(',
-    after: 'metadata.DefaultColumn, metadata.IDColumn)\n\n\twriteMu.Lock()\n\tdefer writeMu.Unlock()\n\n\terr := db.InTransaction(',
+    after: 'metadata.DefaultColumn, metadata.IDColumn)\n\n\tmu := writeMu(c.dbName)\n\tmu.Lock()\n\tdefer mu.Unlock()\n\n\terr := db.InTransaction(',
   },
 ];
 /** what the binary was built from: a different stamp (another version or patch) rebuilds it */
