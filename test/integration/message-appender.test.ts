@@ -126,6 +126,27 @@ describe('message appends', () => {
     assert.deepEqual(await storedTexts('s-one'), cids);
   });
 
+  it("while one insert is on its way, a second stores other sessions; a session's later drafts wait for its first and follow it", async () => {
+    // the first insert is held until the test lets it go
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let commands = 0;
+    const lane: WriteLane = {
+      run: (write) => (++commands === 1 ? held.then(write) : write()),
+    };
+    const store = createMessageRepository(db, lane);
+    const first = store.append(draft('s-first', 'first-1'), 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = store.append(draft('s-first', 'first-2'), 0);
+    const other = await store.append(draft('s-other', 'other-1'), 0);
+    assert.equal(other.message.seq, 1, 'the other session is stored while the first insert is still held');
+    assert.deepEqual(await storedTexts('s-first'), [], 'nothing of the held session yet');
+    release();
+    assert.deepEqual([(await first).message.seq, (await later).message.seq], [1, 2]);
+    assert.deepEqual(await storedTexts('s-first'), ['first-1', 'first-2']);
+    assert.equal(commands, 3, 'the later draft went in an insert of its own, after the first');
+  });
+
   it('goes past seqs another writer took, keeping its order, and stores the other sessions of the batch too', async () => {
     const other: MessageStore = createMessageRepository(db);
     for (const cid of ['theirs-1', 'theirs-2', 'theirs-3']) await other.append(draft('s-clash', cid, 'agent-1'), 0);
