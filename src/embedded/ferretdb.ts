@@ -94,9 +94,9 @@ interface SourcePatch {
  *    was often free long before the sleeper woke. The patch queues inserts
  *    and updates on a mutex per database (SQLite's lock is per file) in
  *    FerretDB instead, so the next one starts the moment the last one
- *    commits. That is what lets the message store keep
- *    two inserts on their way (store/message-appender.ts), and it spares
- *    several instances writing at once the same sleeps.
+ *    commits. That is what lets the message store keep two inserts on their
+ *    way (store/message-appender.ts), and it spares several instances
+ *    writing at once the same sleeps.
  */
 const PATCHES: SourcePatch[] = [
   {

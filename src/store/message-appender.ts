@@ -8,10 +8,11 @@
  * at once, as domain/gatherer.ts forms them) takes what the lanes hold,
  * numbers each lane's drafts on from the lane's next seq and stores them all
  * with one ordered `insertMany`. A lane is in one batch at a time, so two
- * batches on their way never hold drafts of the same session. Ordered is what keeps the promises: the server stops
- * at the first failing document, so seq N is only written right after N-1
- * was (the store stays prefix-closed, messages.ts), and a session's later
- * draft never gets a seq before an earlier one's. A session another
+ * batches on their way never hold drafts of the same session. Ordered is
+ * what keeps the promises: the server stops at the first failing document,
+ * so seq N is only written right after N-1 was (the store stays
+ * prefix-closed, messages.ts), and a session's later draft never gets a seq
+ * before an earlier one's. A session another
  * instance writes as well sends one draft per batch instead, in an unordered
  * insert beside the ordered one (CONTENDED_MS).
  *
