@@ -17,7 +17,7 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Message } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
-import { createMessageAppender, type MessageDoc } from './message-appender.js';
+import { createMessageAppender, IN_FLIGHT, type MessageDoc } from './message-appender.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
 /** parallel `_id` lookups per round trip when reading a range */
@@ -29,7 +29,7 @@ export const messageIndexes: IndexDescription[] = [{ key: { sessionId: 1, 'from.
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane()): MessageStore {
+export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT })): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, Message>();
 
