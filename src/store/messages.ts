@@ -7,8 +7,14 @@
  * next free seq. Seq S is only written right after S-1 was, so the
  * collection stays prefix-closed: a reader that sees S can read 1..S-1.
  * message-appender.ts orders the tries, many of a session at once.
- * (sessionId, from.id, cid) is unique as well, which turns a resend into a
- * lookup of the original instead of a second copy.
+ * (cid, sessionId, from.id) is unique as well, which turns a resend into a
+ * lookup of the original instead of a second copy. The cid comes first
+ * because the SDK's cids grow with time (client/cid.ts): each insert then
+ * lands at the index's end, where the last ones did, so a batch of inserts
+ * rewrites a few index pages instead of one per session in it. On the
+ * embedded FerretDB that cut its CPU per stored message by about a third
+ * (batches of 17 over 100 sessions, 30,000 messages: 141 and 144 µs against
+ * 221 and 243 with the index keyed by session first).
  *
  * Reads go by `_id` equality only. That is the one lookup FerretDB 1.24 (the
  * embedded server) answers without scanning the whole collection, so reading
@@ -25,7 +31,9 @@ const READ_FAN_OUT = 25;
 /** recent (session, sender, cid) → message, so that most resends cost no query */
 const CID_CACHE_SIZE = 20_000;
 
-export const messageIndexes: IndexDescription[] = [{ key: { sessionId: 1, 'from.id': 1, cid: 1 }, name: 'session_sender_cid', unique: true }];
+export const messageIndexes: IndexDescription[] = [{ key: { cid: 1, sessionId: 1, 'from.id': 1 }, name: 'cid_session_sender', unique: true }];
+/** replaced by the above (the same constraint, keyed by session first); dropped once it exists */
+export const droppedMessageIndexes = ['session_sender_cid'];
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 

@@ -3,7 +3,7 @@ import type { Db, IndexDescription } from 'mongodb';
 import { accountIndexes, createAccountRepository } from './accounts.js';
 import { createCredentialRepository } from './credentials.js';
 import { createCursorRepository, cursorIndexes } from './cursors.js';
-import { createMessageRepository, messageIndexes } from './messages.js';
+import { createMessageRepository, droppedMessageIndexes, messageIndexes } from './messages.js';
 import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
@@ -19,16 +19,38 @@ const INDEXES: Record<string, IndexDescription[]> = {
   agent_slots: slotIndexes,
 };
 
+/** indexes an earlier version made and a newer one above replaces, by name */
+const DROPPED: Record<string, string[]> = {
+  messages: droppedMessageIndexes,
+};
+
 /**
- * Creates missing indexes; safe to run on every start and on several
- * instances at once. One index per command: FerretDB 1.24 drops the
- * connection when a multi-index createIndexes names indexes that exist.
+ * Creates missing indexes, then drops those they replace; safe to run on
+ * every start and on several instances at once. One index per command:
+ * FerretDB 1.24 drops the connection when a multi-index createIndexes names
+ * indexes that exist. A replaced index goes only after its replacement is
+ * built, so the constraint holds throughout; an older instance started
+ * during a rolling upgrade makes it again, and the next newer start drops it.
  */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [collection, indexes] of Object.entries(INDEXES)) {
     for (const index of indexes) await db.collection(collection).createIndexes([index]);
   }
+  for (const [collection, names] of Object.entries(DROPPED)) {
+    const existing = new Set((await db.collection(collection).listIndexes().toArray()).map((i) => i.name as string));
+    for (const name of names) {
+      if (!existing.has(name)) continue;
+      try {
+        await db.collection(collection).dropIndex(name);
+      } catch (err) {
+        // another instance dropped it first
+        if ((err as { code?: number }).code !== INDEX_NOT_FOUND) throw err;
+      }
+    }
+  }
 }
+
+const INDEX_NOT_FOUND = 27;
 
 /** `onError` hears of failed background writes (coalesced session updates). */
 export function createStores(db: Db, onError: (err: unknown) => void) {

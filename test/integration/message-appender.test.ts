@@ -250,3 +250,35 @@ describe('message appends', () => {
     assert.deepEqual(await storedTexts('s-fail-sys'), ['sys-closed']);
   });
 });
+
+describe('the dedup index an earlier version made', () => {
+  let db: Db;
+  testDatabase('old-index', async (d) => {
+    db = d;
+    // as versions before the cid-first key left it: the same constraint, keyed by session first
+    await db.collection('messages').createIndex({ sessionId: 1, 'from.id': 1, cid: 1 }, { name: 'session_sender_cid', unique: true });
+    await createMessageRepository(db).append(draft('s-old', 'kept'), 0);
+  });
+
+  it('is replaced at start, by several instances at once, and a resend still finds its original', async () => {
+    await Promise.all([ensureIndexes(db), ensureIndexes(db)]);
+    const names = (await db.collection('messages').listIndexes().toArray()).map((i) => i.name as string).sort();
+    assert.deepEqual(names, ['_id_', 'cid_session_sender']);
+
+    const fresh = createMessageRepository(db);
+    const again = await fresh.append(draft('s-old', 'kept'), 0);
+    assert.deepEqual([again.message.seq, again.created], [1, false], 'the original, not a second copy');
+    // the cid is unique per session and sender, not across them
+    const other = await fresh.append(draft('s-old', 'kept', 'agent-1'), 0);
+    const elsewhere = await fresh.append(draft('s-new', 'kept'), 0);
+    assert.deepEqual(
+      [other, elsewhere].map((r) => [r.message.seq, r.created]),
+      [
+        [2, true],
+        [1, true],
+      ],
+    );
+    const copies = await db.collection('messages').countDocuments({ sessionId: 's-old', 'from.id': 'visitor-1', cid: 'kept' });
+    assert.equal(copies, 1);
+  });
+});
