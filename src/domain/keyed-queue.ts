@@ -19,6 +19,11 @@ export class KeyedQueue {
     return next;
   }
 
+  /** true when no task of `key` is running or waiting */
+  idle(key: string): boolean {
+    return !this.tails?.has(key);
+  }
+
   get size(): number {
     return this.tails?.size ?? 0;
   }

@@ -98,6 +98,12 @@ export class Connection {
   /** Pushes a stored message in seq order, filling any gap from the store first. */
   deliver(message: Message): Promise<void> {
     const sid = message.sessionId;
+    const next = this.next?.get(sid) ?? message.seq;
+    // The usual case, at once: nothing of the session waits before it and no gap to fill.
+    if (message.seq <= next && (this.pushQueue?.idle(sid) ?? true)) {
+      if (this.isOpen && message.seq === next) this.push(message);
+      return Promise.resolve();
+    }
     return (this.pushQueue ??= new KeyedQueue()).run(sid, async () => {
       if (!this.isOpen) return;
       const next = this.next?.get(sid) ?? message.seq;

@@ -1,0 +1,84 @@
+/**
+ * A connection's pushes of one session: in seq order, each once, a gap filled
+ * from the store first (src/gateway/connection.ts). The usual push, next in
+ * line with nothing waiting, is written at once; one that arrives while a gap
+ * is being filled waits behind it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { WebSocket } from 'ws';
+import type { Message } from '../../../src/domain/model.js';
+import { Connection } from '../../../src/gateway/connection.js';
+
+class FakeSocket {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  readonly sent: string[] = [];
+  send(data: string) {
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = 3;
+  }
+}
+
+function message(seq: number): Message {
+  return {
+    id: `s1:${seq}`,
+    sessionId: 's1',
+    siteId: 'site-1',
+    seq,
+    cid: `c${seq}`,
+    from: { id: 'visitor-1', kind: 'visitor', name: 'V' },
+    type: 'chat',
+    body: { text: `m${seq}` },
+    status: 'ok',
+    createdAt: new Date(0),
+  };
+}
+
+function setup() {
+  const ws = new FakeSocket();
+  let release!: () => void;
+  const fetched: Array<[number, number]> = [];
+  const conn = new Connection(ws as unknown as WebSocket, 'c1', {
+    waitAck: { timeoutMs: 3000, maxRetries: 3 },
+    maxBufferedBytes: 1 << 20,
+    fetchAfter: async (_sid, after, limit) => {
+      fetched.push([after, limit]);
+      await new Promise<void>((resolve) => (release = resolve));
+      return Array.from({ length: limit }, (_, i) => message(after + 1 + i));
+    },
+    onError: (err) => assert.fail(String(err)),
+    now: () => 0,
+  });
+  const seqs = () => ws.sent.map((f) => (JSON.parse(f) as { seq: number }).seq);
+  return { conn, seqs, fetched, release: () => release() };
+}
+
+test('a push next in line is written at once; a repeat is dropped', () => {
+  const { conn, seqs } = setup();
+  conn.follow('s1', 0);
+  void conn.deliver(message(1));
+  void conn.deliver(message(2));
+  void conn.deliver(message(1));
+  assert.deepEqual(seqs(), [1, 2], 'written before any await, each once');
+});
+
+test('a push past a gap waits for the gap to be filled from the store, and so does every push behind it', async () => {
+  const { conn, seqs, fetched, release } = setup();
+  conn.follow('s1', 0);
+  void conn.deliver(message(1));
+  const gap = conn.deliver(message(4));
+  // 5 would be next in line after 4, and 2 is the next seq the connection lacks: both wait for the fill
+  const behind = [conn.deliver(message(5)), conn.deliver(message(2))];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(fetched, [[1, 2]], 'seqs 2 and 3 asked of the store');
+  assert.deepEqual(seqs(), [1]);
+  release();
+  await Promise.all([gap, ...behind]);
+  assert.deepEqual(seqs(), [1, 2, 3, 4, 5], 'in order, each once');
+  void conn.deliver(message(6));
+  assert.deepEqual(seqs(), [1, 2, 3, 4, 5, 6], 'the queue is idle again: at once');
+});
