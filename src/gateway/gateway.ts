@@ -36,7 +36,7 @@ export interface GatewayOptions {
 
 const PONG = JSON.stringify({ t: 'pong' } satisfies ServerFrame);
 
-/** every client frame but `ping`, which received() answers itself */
+/** every client frame but `ping` and `ack`, which received() takes itself */
 type HandledFrame = Exclude<ClientFrame, { t: 'ping' | 'ack' }>;
 
 /** the socket's Connection, for the shared listeners */
