@@ -9,3 +9,8 @@ export function newId(): string {
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+/** MongoDB's "index not found" (dropIndex of a name that is not there), as MongoDB and FerretDB both report it. */
+export function isIndexNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 27;
+}

@@ -7,6 +7,7 @@ import { createMessageRepository, droppedMessageIndexes, messageIndexes } from '
 import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
+import { isIndexNotFound } from './ids.js';
 import { IN_FLIGHT } from './message-appender.js';
 import { createWriteLane } from './write-lane.js';
 
@@ -37,20 +38,17 @@ export async function ensureIndexes(db: Db): Promise<void> {
     for (const index of indexes) await db.collection(collection).createIndexes([index]);
   }
   for (const [collection, names] of Object.entries(DROPPED)) {
-    const existing = new Set((await db.collection(collection).listIndexes().toArray()).map((i) => i.name as string));
     for (const name of names) {
-      if (!existing.has(name)) continue;
-      try {
-        await db.collection(collection).dropIndex(name);
-      } catch (err) {
-        // another instance dropped it first
-        if ((err as { code?: number }).code !== INDEX_NOT_FOUND) throw err;
-      }
+      // gone already: dropped at an earlier start, or by another instance just now
+      await db
+        .collection(collection)
+        .dropIndex(name)
+        .catch((err: unknown) => {
+          if (!isIndexNotFound(err)) throw err;
+        });
     }
   }
 }
-
-const INDEX_NOT_FOUND = 27;
 
 /** `onError` hears of failed background writes (coalesced session updates). */
 export function createStores(db: Db, onError: (err: unknown) => void) {
