@@ -6,22 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { WebSocket } from 'ws';
 import type { Message } from '../../../src/domain/model.js';
 import { Connection } from '../../../src/gateway/connection.js';
-
-class FakeSocket {
-  readonly OPEN = 1;
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-}
+import { FakeSocket } from './fake-socket.js';
 
 function message(seq: number): Message {
   return {
@@ -42,7 +29,7 @@ function setup() {
   const ws = new FakeSocket();
   let release!: () => void;
   const fetched: Array<[number, number]> = [];
-  const conn = new Connection(ws as unknown as WebSocket, 'c1', {
+  const conn = new Connection(ws.ws, 'c1', {
     waitAck: { timeoutMs: 3000, maxRetries: 3 },
     maxBufferedBytes: 1 << 20,
     fetchAfter: async (_sid, after, limit) => {

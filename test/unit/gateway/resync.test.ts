@@ -3,35 +3,12 @@
  * to reconnect and sync (1013), at most once per `resyncGapMs`.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { after, test } from 'node:test';
-import type { WebSocket } from 'ws';
 import { createMemoryBroker } from '../../../src/broker/memory.js';
 import type { ChatService } from '../../../src/domain/chat.js';
 import { Gateway } from '../../../src/gateway/gateway.js';
 import { CLOSE } from '../../../src/protocol/codes.js';
-
-/** Just enough of a ws socket for the gateway: it records what is sent and how it was closed. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1;
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  closedWith: number | undefined;
-  send(data: string) {
-    this.sent.push(data);
-  }
-  ping() {}
-  close(code: number) {
-    if (this.readyState !== 1) return;
-    this.readyState = 3;
-    this.closedWith = code;
-    this.emit('close', code);
-  }
-  terminate() {
-    this.close(1006);
-  }
-}
+import { FakeSocket } from './fake-socket.js';
 
 const GAP_MS = 300;
 const broker = createMemoryBroker();
@@ -56,7 +33,7 @@ after(() => gateway.drain(100));
 /** A client that has authenticated and been sent `ready`. */
 async function client(): Promise<FakeSocket> {
   const ws = new FakeSocket();
-  gateway.accept(ws as unknown as WebSocket);
+  gateway.accept(ws.ws);
   ws.emit('message', Buffer.from(JSON.stringify({ t: 'auth', token: 't' })), false);
   for (let i = 0; i < 100 && !ws.sent.some((f) => JSON.parse(f).t === 'ready'); i++) await new Promise((r) => setImmediate(r));
   assert.ok(ws.sent.some((f) => JSON.parse(f).t === 'ready'), 'the client is ready');
