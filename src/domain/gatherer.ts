@@ -2,8 +2,9 @@
  * Gathers items into batches with `maxInFlight` batches on their way at a
  * time (one by default). A batch leaves when the event loop has handled what
  * was ready (setImmediate) and fewer are on their way, or when it is full:
- * under light load that is one item and no added delay; under load, items gather while the previous batch
- * is on its way, so batches grow with the load instead of the round trips.
+ * under light load that is one item and no added delay; under load, items
+ * gather while the previous batch is on its way, so batches grow with the
+ * load instead of the round trips.
  * `waitMs` may hold a batch a little longer for more items, given the size of
  * the last one (a store whose every batch costs a commit wants fewer, fuller
  * ones once the load is there; a lone item still leaves at once). The wait

@@ -12,9 +12,9 @@
  * what keeps the promises: the server stops at the first failing document,
  * so seq N is only written right after N-1 was (the store stays
  * prefix-closed, messages.ts), and a session's later draft never gets a seq
- * before an earlier one's. A session another
- * instance writes as well sends one draft per batch instead, in an unordered
- * insert beside the ordered one (CONTENDED_MS).
+ * before an earlier one's. A session another instance writes as well sends
+ * one draft per batch instead, in an unordered insert beside the ordered one
+ * (CONTENDED_MS).
  *
  * A failing document is a duplicate key; its lane waits while it is settled:
  * - the first time, mostly another instance took that seq a moment ago: the
