@@ -59,7 +59,12 @@ export interface ImClientOptions {
   maxReconnectDelayMs?: number;
   /** resend a send (same cid) when no `sent` came in this time; default 5000 */
   sendTimeoutMs?: number;
-  /** cumulative acks are batched for this long; default 50 */
+  /**
+   * cumulative acks are batched for this long; default 250. The server only
+   * needs them before its ack timeout (ACK_TIMEOUT_MS, 3 s by default), and
+   * under load each ack is a frame both sides pay for: at 50 ms a busy
+   * client sent more acks than messages.
+   */
   ackDelayMs?: number;
   /** for jitter; default Math.random */
   random?: () => number;
@@ -129,7 +134,7 @@ export class ImClient extends Emitter<ImClientEvents> {
     this.token = opts.token;
     this.WebSocketCtor = opts.WebSocket;
     this.cursors = opts.cursors ?? {};
-    this.ackDelayMs = opts.ackDelayMs ?? 50;
+    this.ackDelayMs = opts.ackDelayMs ?? 250;
     this.backoffOptions = { minMs: opts.minReconnectDelayMs ?? 250, maxMs: opts.maxReconnectDelayMs ?? 10_000, ...(opts.random ? { random: opts.random } : {}) };
     this.reconnects = new Backoff(this.backoffOptions);
     const retryDelay = (attempt: number) => backoffDelay(attempt, this.backoffOptions);

@@ -44,9 +44,11 @@ test('duplicates are dropped but still acked', () => {
   s.push(msgFrame('s1', 1));
   s.push(msgFrame('s1', 1));
   s.push(msgFrame('s1', 2));
-  mock.timers.tick(50);
+  mock.timers.tick(249);
+  assert.deepEqual(s.frames('ack'), [], 'acks wait for the default delay, 250 ms');
+  mock.timers.tick(1);
   s.push(msgFrame('s1', 1)); // a retransmission after the ack went out
-  mock.timers.tick(50);
+  mock.timers.tick(250);
   assert.deepEqual(h.messages, ['s1:1', 's1:2']);
   assert.deepEqual(s.frames('ack'), [
     { t: 'ack', sid: 's1', seq: 2 },
