@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import type { Actor, Message } from '../domain/model.js';
 import { KeyedQueue } from '../domain/keyed-queue.js';
 import { CLOSE } from '../protocol/codes.js';
-import type { ServerFrame } from '../protocol/frames.js';
+import type { SentFrame, ServerFrame } from '../protocol/frames.js';
 import { toMsgFrameOf } from '../protocol/serialize.js';
 import { SendOrder } from './send-order.js';
 import { WaitAck, type WaitAckOptions } from './wait-ack.js';
@@ -93,6 +93,28 @@ export class Connection {
       return;
     }
     this.ws.send(data);
+  }
+
+  /**
+   * Answers a send with `sent` and, when the message is next in line for
+   * this connection (nothing of its session waiting, no gap), pushes it
+   * right behind, in the same write to the network: the sender's own copy
+   * then costs no write (a system call) of its own, and does not wait for
+   * the broker. The broker's copy comes later and is dropped as a repeat;
+   * when the message is not next in line, that copy is the push, in order.
+   */
+  sent(frame: SentFrame, message: Message): void {
+    if (!this.isOpen) return;
+    // `ws` has no public cork: its socket is corked for both frames, which it writes with cork and uncork itself
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    try {
+      this.send(frame);
+      const sid = message.sessionId;
+      if (this.isOpen && this.next?.get(sid) === message.seq && (this.pushQueue?.idle(sid) ?? true)) this.push(message);
+    } finally {
+      socket?.uncork();
+    }
   }
 
   /** Pushes a stored message in seq order, filling any gap from the store first. */

@@ -285,7 +285,7 @@ export class Gateway {
             }),
           );
           const m = await stored;
-          conn.send({ t: 'sent', sid: frame.sid, cid: frame.cid, id: m.id, seq: m.seq, ts: m.createdAt.getTime() });
+          conn.sent({ t: 'sent', sid: frame.sid, cid: frame.cid, id: m.id, seq: m.seq, ts: m.createdAt.getTime() }, m);
           return;
         }
         case 'read':

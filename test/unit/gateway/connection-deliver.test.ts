@@ -41,7 +41,7 @@ function setup() {
     now: () => 0,
   });
   const seqs = () => ws.sent.map((f) => (JSON.parse(f) as { seq: number }).seq);
-  return { conn, seqs, fetched, release: () => release() };
+  return { conn, ws, seqs, fetched, release: () => release() };
 }
 
 test('a push next in line is written at once; a repeat is dropped', () => {
@@ -68,4 +68,38 @@ test('a push past a gap waits for the gap to be filled from the store, and so do
   assert.deepEqual(seqs(), [1, 2, 3, 4, 5], 'in order, each once');
   void conn.deliver(message(6));
   assert.deepEqual(seqs(), [1, 2, 3, 4, 5, 6], 'the queue is idle again: at once');
+});
+
+function sentFor(m: Message) {
+  return { t: 'sent' as const, sid: m.sessionId, cid: m.cid, id: m.id, seq: m.seq, ts: 0 };
+}
+
+test("a sender's own message, next in line, goes out right behind its `sent`, in one write; the broker's copy is dropped", () => {
+  const { conn, ws } = setup();
+  conn.follow('s1', 0);
+  void conn.deliver(message(1));
+  conn.sent(sentFor(message(2)), message(2));
+  void conn.deliver(message(2)); // the broker's copy, later
+  void conn.deliver(message(3));
+  const frames = ws.writes.map((w) => w.map((f) => JSON.parse(f) as { t: string; seq: number }).map((f) => `${f.t} ${f.seq}`));
+  assert.deepEqual(frames, [['msg 1'], ['sent 2', 'msg 2'], ['msg 3']]);
+});
+
+test('a sender whose connection still lacks an earlier message gets `sent` alone, and its own message in order after that one', async () => {
+  const { conn, ws } = setup();
+  conn.follow('s1', 0);
+  void conn.deliver(message(1));
+  // seq 2 (the other member's) has not reached this connection when the sender's seq 3 is stored
+  conn.sent(sentFor(message(3)), message(3));
+  assert.deepEqual(ws.writes.at(-1)!.map((f) => (JSON.parse(f) as { t: string }).t), ['sent']);
+  await Promise.all([conn.deliver(message(2)), conn.deliver(message(3))]);
+  const pushes = ws.sent.map((f) => JSON.parse(f) as { t: string; seq: number }).filter((f) => f.t === 'msg');
+  assert.deepEqual(pushes.map((f) => f.seq), [1, 2, 3], 'each once, in order');
+});
+
+test('a connection that does not follow the session yet (its first message) gets `sent` alone; the push comes through the broker', () => {
+  const { conn, ws } = setup();
+  conn.sent(sentFor(message(1)), message(1));
+  void conn.deliver(message(1));
+  assert.deepEqual(ws.writes.map((w) => w.map((f) => (JSON.parse(f) as { t: string }).t)), [['sent'], ['msg']]);
 });
