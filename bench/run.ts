@@ -1,11 +1,12 @@
 // `npm run bench [-- --target all --sweep 100,200,400 --idle 10000 | --smoke]`:
-// starts the database and Redis once, then for each target (the service and
-// the two baseline relays) its own processes on a fresh database, drives them
-// with the same SDK clients at increasing open-loop rates, optionally holds
-// idle connections, and prints every run plus the issue's targets as ratios
-// of ours to the baselines. Exits 1 when a message was lost, duplicated,
-// misordered or misrouted, or an idle connection was dropped; slow is
-// reported, never failed.
+// starts the database and Redis once, then every target (the service and
+// the two baseline relays) in its own processes on a fresh database, each
+// with its clients connected, and drives them with the same SDK clients at
+// increasing open-loop rates, the targets taking turns at each rate; then
+// optionally holds idle connections to each, and prints every run plus the
+// issue's targets as ratios of ours to the baselines. Exits 1 when a message
+// was lost, duplicated, misordered or misrouted, or an idle connection was
+// dropped; slow is reported, never failed.
 import { loadavg } from 'node:os';
 import { Fleet } from './load.js';
 import { holdIdle, type IdleResult } from './idle.js';
@@ -16,50 +17,82 @@ import { type RateRun, describeRun, judge, render } from './report.js';
 import { startTarget, type Target, type TargetName } from './target.js';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
-/** the target running now, stopped first if the bench is interrupted */
-let running: Target | undefined;
+/** the targets running now, stopped first if the bench is interrupted */
+const running = new Set<Target>();
+
+async function start(name: TargetName, infra: Infra, opts: Options, instances: number): Promise<Target> {
+  const target = await startTarget(name, infra, { instances, heartbeatS: opts.heartbeatS, log });
+  running.add(target);
+  return target;
+}
+
+async function stop(target: Target): Promise<void> {
+  running.delete(target);
+  await target.stop();
+}
 
 async function withTarget<T>(name: TargetName, infra: Infra, opts: Options, instances: number, use: (target: Target) => Promise<T>): Promise<T> {
-  const target = await startTarget(name, infra, { instances, heartbeatS: opts.heartbeatS, log });
-  running = target;
+  const target = await start(name, infra, opts, instances);
   try {
     return await use(target);
   } finally {
-    running = undefined;
-    await target.stop();
+    await stop(target);
   }
 }
 
 /** labels for CPU shares: `ours`, or `ours#1` and `ours#2` */
 const labels = (target: Target) => new Map(target.processes.map((p, i) => [p.pid, target.processes.length > 1 ? `${target.name}#${i + 1}` : target.name]));
 
-function sweep(name: TargetName, infra: Infra, opts: Options, rates: number[]): Promise<RateRun[]> {
-  return withTarget(name, infra, opts, opts.instances, async (target) => {
-    const setupStart = performance.now();
-    const pairs = await target.pairs(opts.pairs);
-    const fleet = await Fleet.connect(pairs, target.processes.map((p) => p.wsUrl), log);
-    log(`${name}: ${pairs.length} pairs set up and ${fleet.clients} clients connected in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
-    try {
+interface Swept {
+  target: Target;
+  fleet: Fleet;
+  /** it missed a rate: higher ones would say nothing new (past saturation the backlog only grows), slowly */
+  done: boolean;
+}
+
+/**
+ * Every target up at once, each with its pairs set up and its clients
+ * connected and warmed up; then at each rate the targets take turns, the
+ * others idle meanwhile. A machine whose speed drifts over the minutes a
+ * sweep takes (a shared one does) then shifts the targets' results at the
+ * same rate together, instead of favouring whichever target went first.
+ */
+async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: number[]): Promise<RateRun[]> {
+  const swept: Swept[] = [];
+  try {
+    for (const name of names) {
+      const target = await start(name, infra, opts, opts.instances);
+      const setupStart = performance.now();
+      const pairs = await target.pairs(opts.pairs);
+      const fleet = await Fleet.connect(pairs, target.processes.map((p) => p.wsUrl), log);
+      swept.push({ target, fleet, done: false });
+      log(`${name}: ${pairs.length} pairs set up and ${fleet.clients} clients connected in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
       const none = { windowStart: () => {}, windowEnd: () => {} };
       if (opts.warmupS > 0) await fleet.run({ rate: rates[0]!, durationS: opts.warmupS, drainS: opts.drainS }, none);
-      const runs: RateRun[] = [];
-      for (const rate of rates) {
-        let cpu = new CpuMeter(labels(target));
-        const r = await fleet.run(
+    }
+    const runs: RateRun[] = [];
+    for (const rate of rates) {
+      for (const s of swept) {
+        if (s.done) continue;
+        // the other targets' processes, idle meanwhile, are named as such
+        const names = new Map<number, string>();
+        for (const o of swept) for (const [pid, label] of labels(o.target)) names.set(pid, o === s ? label : `${label} (idle)`);
+        let cpu = new CpuMeter(names);
+        const r = await s.fleet.run(
           { rate, durationS: opts.durationS, drainS: opts.drainS },
-          { windowStart: () => (cpu = new CpuMeter(labels(target))), windowEnd: () => cpu.stop() },
+          { windowStart: () => (cpu = new CpuMeter(names)), windowEnd: () => cpu.stop() },
         );
-        const run = judge(name, rate, r, cpu.stop());
+        const run = judge(s.target.name, rate, r, cpu.stop());
         log(describeRun(run));
         runs.push(run);
-        // past saturation the backlog only grows: higher rates would say nothing new, slowly
-        if (!run.sustained) break;
+        s.done = !run.sustained;
       }
-      return runs;
-    } finally {
-      fleet.close();
     }
-  });
+    return runs;
+  } finally {
+    for (const s of swept) s.fleet.close();
+    for (const s of swept) await stop(s.target);
+  }
 }
 
 /** Always one process: the scenario measures connections per instance. */
@@ -75,20 +108,19 @@ async function main(): Promise<number> {
   const opts = options();
   const infra = await startInfra(log);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (running?.stop() ?? Promise.resolve()).then(() => infra.stop()));
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
+  const stopAll = () => (stopping ??= Promise.all([...running].map((t) => t.stop())).then(() => infra.stop()));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll().then(() => process.exit(130)));
   try {
     const loadBefore = loadavg()[0]!;
     const runs: RateRun[] = [];
     const idleResults = new Map<TargetName, IdleResult>();
     const notes: string[] = [];
-    for (const name of opts.targets) {
-      if (opts.sweep) {
-        if (name === 'r0' && opts.instances > 1) notes.push('r0 skipped with --instances 2: a bare relay has no path between processes');
-        else runs.push(...(await sweep(name, infra, opts, opts.sweep)));
-      }
-      if (opts.idle !== undefined) idleResults.set(name, await idle(name, infra, opts, opts.idle));
+    if (opts.sweep) {
+      const swept = opts.targets.filter((name) => !(name === 'r0' && opts.instances > 1));
+      if (swept.length < opts.targets.length) notes.push('r0 skipped with --instances 2: a bare relay has no path between processes');
+      runs.push(...(await sweep(swept, infra, opts, opts.sweep)));
     }
+    if (opts.idle !== undefined) for (const name of opts.targets) idleResults.set(name, await idle(name, infra, opts, opts.idle));
     if (opts.idle !== undefined && opts.instances > 1) notes.push('the idle scenario always runs one process per target: it measures connections per instance');
     console.log(
       render({
@@ -111,7 +143,7 @@ async function main(): Promise<number> {
     console.log(wrong.length === 0 ? `\nPASS: ${passed.join('; ')}` : `\nFAIL: ${wrong.join('; ')}`);
     return wrong.length === 0 ? 0 : 1;
   } finally {
-    await stop();
+    await stopAll();
   }
 }
 
