@@ -22,7 +22,24 @@
  */
 import type { Fanout, Presence, Push, SessionStamps } from '../domain/ports.js';
 
-export type PushHandler = (push: Push) => void;
+/**
+ * A stored message as the instances holding its recipients get it: its
+ * `msg` frame already written, once, by the instance that published it, so
+ * that no holder parses the message or writes the frame again (a large
+ * share of what each message cost its recipients' instance).
+ */
+export interface MessageDelivery {
+  kind: 'message';
+  sessionId: string;
+  seq: number;
+  /** the `msg` frame's text (protocol/serialize.ts msgFrameText) */
+  frame: string;
+}
+
+/** A push as a subscriber gets it: a message as its frame, an event as published. */
+export type Delivery = MessageDelivery | Extract<Push, { kind: 'event' }>;
+
+export type PushHandler = (push: Delivery) => void;
 export type Unsubscribe = () => Promise<void>;
 
 /** Who holds a connection, as presence needs it. */

@@ -1,6 +1,6 @@
 /** The broker for a single instance: in-process channels and presence. */
-import type { Push } from '../domain/ports.js';
-import type { Broker, PushHandler } from './broker.js';
+import type { Broker, Delivery, PushHandler } from './broker.js';
+import { deliveryOf } from './codec.js';
 import { brokerKeys } from './keys.js';
 
 export function createMemoryBroker(): Broker {
@@ -9,7 +9,7 @@ export function createMemoryBroker(): Broker {
   const online = new Map<string, { siteId: string; kind: string; connections: Set<string> }>();
   const stamps = new Map<string, number>();
 
-  function publish(channel: string, push: Push) {
+  function publish(channel: string, push: Delivery) {
     for (const handler of subs.get(channel) ?? []) handler(push);
   }
 
@@ -25,10 +25,11 @@ export function createMemoryBroker(): Broker {
 
   return {
     async toAccounts(ids, push) {
-      for (const id of ids) publish(names.account(id), push);
+      const delivery = deliveryOf(push);
+      for (const id of ids) publish(names.account(id), delivery);
     },
     async toSiteAgents(siteId, push) {
-      publish(names.siteAgents(siteId), push);
+      publish(names.siteAgents(siteId), deliveryOf(push));
     },
     subscribeAccount: (id, handler) => subscribe(names.account(id), handler),
     subscribeSiteAgents: (siteId, handler) => subscribe(names.siteAgents(siteId), handler),

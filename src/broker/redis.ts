@@ -32,7 +32,7 @@
  */
 import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
-import type { Broker, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
+import type { Broker, Delivery, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
 import { createGatherer } from '../domain/gatherer.js';
 import { decodePush, encodePush } from './codec.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
@@ -228,11 +228,11 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   // A message is published once per member account, so this instance mostly hears the same text
   // twice in a row: decoded once, shared by the handlers (which must not change a push).
   let lastText: string | undefined;
-  let lastPush: Push | undefined;
+  let lastPush: Delivery | undefined;
   sub.on('message', (channel: string, text: string) => {
     const entry = channels.get(channel);
     if (!entry) return;
-    let push: Push;
+    let push: Delivery;
     try {
       push = text === lastText ? lastPush! : decodePush(text);
       lastText = text;

@@ -10,11 +10,12 @@
  * syncs the history before it.
  */
 import type { WebSocket } from 'ws';
+import type { MessageDelivery } from '../broker/broker.js';
 import type { Actor, Message } from '../domain/model.js';
 import { KeyedQueue } from '../domain/keyed-queue.js';
 import { CLOSE } from '../protocol/codes.js';
 import type { SentFrame, ServerFrame } from '../protocol/frames.js';
-import { toMsgFrameOf } from '../protocol/serialize.js';
+import { msgFrameText } from '../protocol/serialize.js';
 import { SendOrder } from './send-order.js';
 import { WaitAck, type WaitAckOptions } from './wait-ack.js';
 
@@ -111,14 +112,14 @@ export class Connection {
     try {
       this.send(frame);
       const sid = message.sessionId;
-      if (this.isOpen && this.next?.get(sid) === message.seq && (this.pushQueue?.idle(sid) ?? true)) this.push(message);
+      if (this.isOpen && this.next?.get(sid) === message.seq && (this.pushQueue?.idle(sid) ?? true)) this.push(pushOf(message));
     } finally {
       socket?.uncork();
     }
   }
 
   /** Pushes a stored message in seq order, filling any gap from the store first. */
-  deliver(message: Message): Promise<void> {
+  deliver(message: Push): Promise<void> {
     const sid = message.sessionId;
     const next = this.next?.get(sid) ?? message.seq;
     // The usual case, at once: nothing of the session waits before it and no gap to fill.
@@ -133,7 +134,7 @@ export class Connection {
       if (message.seq > next) {
         try {
           const missing = await this.opts.fetchAfter(sid, next - 1, Math.min(GAP_FETCH_LIMIT, message.seq - next));
-          for (const m of missing) if (m.seq < message.seq) this.push(m);
+          for (const m of missing) if (m.seq < message.seq) this.push(pushOf(m));
         } catch (err) {
           // the client sees the gap and syncs; pushing on keeps it live
           this.opts.onError(err, 'gap fill', this.id);
@@ -143,11 +144,10 @@ export class Connection {
     });
   }
 
-  private push(m: Message): void {
-    const frame = msgFrameText(m);
+  private push(m: Push): void {
     (this.next ??= new Map()).set(m.sessionId, m.seq + 1);
-    (this.waiting ??= new WaitAck(this.opts.waitAck)).add(m.sessionId, m.seq, frame, this.opts.now());
-    this.sendRaw(frame);
+    (this.waiting ??= new WaitAck(this.opts.waitAck)).add(m.sessionId, m.seq, m.frame, this.opts.now());
+    this.sendRaw(m.frame);
   }
 
   ack(sid: string, seq: number): void {
@@ -179,11 +179,9 @@ export class Connection {
   }
 }
 
-/** each message's `msg` frame, written once for all the connections it goes to (the broker shares decoded pushes) */
-const msgFrames = new WeakMap<Message, string>();
+/** a message to push: where it goes in its session's order, and its `msg` frame */
+type Push = Pick<MessageDelivery, 'sessionId' | 'seq' | 'frame'>;
 
-function msgFrameText(m: Message): string {
-  let text = msgFrames.get(m);
-  if (text === undefined) msgFrames.set(m, (text = JSON.stringify(toMsgFrameOf(m))));
-  return text;
+function pushOf(m: Message): Push {
+  return { sessionId: m.sessionId, seq: m.seq, frame: msgFrameText(m) };
 }

@@ -4,10 +4,9 @@
  * keeps connections honest (heartbeats, retransmits, shutdown).
  */
 import type { RawData, WebSocket } from 'ws';
-import type { Broker, Unsubscribe } from '../broker/broker.js';
+import type { Broker, Delivery, Unsubscribe } from '../broker/broker.js';
 import type { ChatService } from '../domain/chat.js';
 import type { Actor } from '../domain/model.js';
-import type { Push } from '../domain/ports.js';
 import { type AppError, isAppError, unavailable } from '../errors.js';
 import { decodeClientFrame } from '../protocol/codec.js';
 import { CLOSE } from '../protocol/codes.js';
@@ -206,9 +205,9 @@ export class Gateway {
     let holder = this.byAccount.get(actor.id);
     if (!holder) {
       const connections = new Set<Connection>();
-      const route = (push: Push) => {
+      const route = (push: Delivery) => {
         // a message another instance stored moves this one's next seq past it (fewer seq collisions)
-        if (push.kind === 'message') this.opts.chat.noteStored(push.message.sessionId, push.message.seq);
+        if (push.kind === 'message') this.opts.chat.noteStored(push.sessionId, push.seq);
         for (const c of connections) this.route(c, push);
       };
       const subs = [this.opts.broker.subscribeAccount(actor.id, route)];
@@ -242,10 +241,10 @@ export class Gateway {
     }
   }
 
-  private route(conn: Connection, push: Push): void {
+  private route(conn: Connection, push: Delivery): void {
     if (!conn.isOpen) return;
     if (push.kind === 'message') {
-      void conn.deliver(push.message);
+      void conn.deliver(push);
       return;
     }
     const data = push.name === 'session' ? { ...push.data, session: toSessionObject(push.data.session as never) } : push.data;

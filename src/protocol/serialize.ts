@@ -10,6 +10,16 @@ export function toMsgFrameOf(m: Message): MsgFrame {
   return { t: 'msg', sid: m.sessionId, seq: m.seq, id: m.id, cid: m.cid, from: m.from, type: m.type, body: m.body, status: m.status, ts: m.createdAt.getTime() };
 }
 
+/** each message's `msg` frame, written once for every connection (and the broker) it goes to */
+const msgFrames = new WeakMap<Message, string>();
+
+/** The `msg` frame of a message as text: written once per message object, however many use it. */
+export function msgFrameText(m: Message): string {
+  let text = msgFrames.get(m);
+  if (text === undefined) msgFrames.set(m, (text = JSON.stringify(toMsgFrameOf(m))));
+  return text;
+}
+
 export function toSessionObject(s: Session): SessionObject {
   return {
     id: s.id,

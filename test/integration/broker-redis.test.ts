@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type { Broker, PushHandler } from '../../src/broker/broker.js';
+import type { Broker, Delivery, PushHandler } from '../../src/broker/broker.js';
+import { deliveryOf } from '../../src/broker/codec.js';
 import { brokerKeys } from '../../src/broker/keys.js';
 import { createRedisBroker } from '../../src/broker/redis.js';
 import type { Message, Session } from '../../src/domain/model.js';
@@ -48,7 +49,7 @@ async function instance(name: string, presenceTtlMs = 30_000, redis?: Redis, pre
 
 /** A handler that keeps what it is given. */
 function inbox() {
-  const pushes: Push[] = [];
+  const pushes: Delivery[] = [];
   const handler: PushHandler = (push) => pushes.push(push);
   return {
     pushes,
@@ -129,7 +130,7 @@ after(async () => {
 });
 
 describe('redis broker: fan-out between instances', () => {
-  it("a push published on one instance reaches the account's handler on another, exactly as sent", async () => {
+  it("a push published on one instance reaches the account's handler on another, exactly as sent (a message as its frame)", async () => {
     const [a, b] = [await instance('fan-a'), await instance('fan-b')];
     const box = inbox();
     await a.subscribeAccount('acct-1', box.handler);
@@ -157,7 +158,7 @@ describe('redis broker: fan-out between instances', () => {
     await b.toAccounts(['acct-2'], messagePush('s1', 99));
     await b.toAccounts(['acct-1'], sessionPush);
     const got = await box.count(2);
-    assert.deepStrictEqual(got, [messagePush('s1', 1), sessionPush]);
+    assert.deepStrictEqual(got, [deliveryOf(messagePush('s1', 1)), sessionPush]);
   });
 
   it("a site's agents channel reaches that site's subscribers only", async () => {
@@ -168,7 +169,7 @@ describe('redis broker: fan-out between instances', () => {
     const push: Push = { kind: 'event', sid: 's1', name: 'typing', data: { from: { id: 'v', kind: 'visitor', name: 'V' } } };
     await b.toSiteAgents('site-1', push);
     await b.toSiteAgents('site-1', messagePush('s1', 2));
-    assert.deepStrictEqual(await one.count(2), [push, messagePush('s1', 2)]);
+    assert.deepStrictEqual(await one.count(2), [push, deliveryOf(messagePush('s1', 2))]);
     assert.equal(other.pushes.length, 0);
   });
 
@@ -198,7 +199,7 @@ describe('redis broker: fan-out between instances', () => {
     const unsubThird = await a.subscribeAccount('acct-ref', third.handler);
     assert.equal(await subscribers(channel), 1);
     await b.toAccounts(['acct-ref'], messagePush('s', 3));
-    assert.deepStrictEqual(await third.count(1), [messagePush('s', 3)]);
+    assert.deepStrictEqual(await third.count(1), [deliveryOf(messagePush('s', 3))]);
     await unsubThird();
   });
 
@@ -237,7 +238,7 @@ describe('redis broker: fan-out between instances', () => {
     const delivered = performance.now() - started;
     for (const box of boxes) {
       assert.deepStrictEqual(
-        box.pushes.map((p) => (p.kind === 'message' ? p.message.seq : -1)),
+        box.pushes.map((p) => (p.kind === 'message' ? p.seq : -1)),
         Array.from({ length: rounds }, (_, i) => i + 1),
       );
     }
@@ -271,7 +272,7 @@ describe('redis broker: a dropped subscriber connection', () => {
     );
     await b.toAccounts(['acct-drop'], messagePush('s-drop', 1));
     await b.toSiteAgents('site-drop', messagePush('s-drop', 2));
-    assert.deepStrictEqual(await box.count(2), [messagePush('s-drop', 1), messagePush('s-drop', 2)]);
+    assert.deepStrictEqual(await box.count(2), [deliveryOf(messagePush('s-drop', 1)), deliveryOf(messagePush('s-drop', 2))]);
   });
 });
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodePush, encodePush, PushDecodeError } from '../../../src/broker/codec.js';
+import type { Delivery } from '../../../src/broker/broker.js';
+import { decodePush, deliveryOf, encodePush, PushDecodeError } from '../../../src/broker/codec.js';
 import type { Message, Session } from '../../../src/domain/model.js';
 import type { Push } from '../../../src/domain/ports.js';
+import { toMsgFrameOf } from '../../../src/protocol/serialize.js';
 
 const message: Message = {
   id: '65a000000000000000000001',
@@ -30,15 +32,22 @@ const session: Session = {
   lastActivityAt: new Date('2024-05-06T07:08:09.123Z'),
 };
 
-function roundTrip(push: Push): Push {
+function roundTrip(push: Push): Delivery {
   return decodePush(encodePush(push));
 }
 
 describe('broker codec: a push decodes to what the in-process broker would hand over', () => {
-  it('a message, with its createdAt a Date again', () => {
+  it('a message, as its seq, its session and its `msg` frame exactly as a client gets it', () => {
     const decoded = roundTrip({ kind: 'message', message });
-    assert.deepStrictEqual(decoded, { kind: 'message', message });
-    assert.ok(decoded.kind === 'message' && decoded.message.createdAt instanceof Date);
+    assert.ok(decoded.kind === 'message');
+    assert.deepStrictEqual({ sessionId: decoded.sessionId, seq: decoded.seq }, { sessionId: message.sessionId, seq: 7 });
+    assert.deepStrictEqual(JSON.parse(decoded.frame), JSON.parse(JSON.stringify(toMsgFrameOf(message))));
+    assert.deepStrictEqual(decoded, deliveryOf({ kind: 'message', message }), 'what the in-process broker hands over');
+  });
+
+  it('a message in the older JSON form (an instance of the previous version) decodes to the same', () => {
+    const older = JSON.stringify({ kind: 'message', message });
+    assert.deepStrictEqual(decodePush(older), deliveryOf({ kind: 'message', message }));
   });
 
   it('a session event, with the session times it has as Dates and the ones it lacks still absent', () => {
@@ -70,6 +79,18 @@ describe('broker codec: a push decodes to what the in-process broker would hand 
       '{"kind":"message"}',
       '{"kind":"message","message":{"createdAt":"yesterday"}}',
       '{"kind":"message","message":{"createdAt":12}}',
+      '{"kind":"message","message":{"sessionId":"s","seq":0,"createdAt":"2024-05-06T07:08:09.123Z"}}',
+      'M',
+      'M7 s1',
+      'M7 s1{"t":"msg"}',
+      'M0 s1\n{"t":"msg","seq":0}',
+      'M-1 s1\n{"t":"msg","seq":-1}',
+      'M9999999999999999 s1\n{"t":"msg"}',
+      'M7 s 1\n{"t":"msg","seq":7}',
+      'M7 \n{"t":"msg","seq":7}',
+      'M7 s1\n{"t":"sent","seq":7}',
+      'M7 s1\nnot a frame',
+      'M7 s1\n',
       '{"kind":"event","sid":"s","name":"shout","data":{}}',
       '{"kind":"event","sid":"s","name":"read"}',
       '{"kind":"event","sid":"s","name":"session","data":{}}',
