@@ -7,7 +7,9 @@
 // issue's targets as ratios of ours to the baselines. Exits 1 when a message
 // was lost, duplicated, misordered or misrouted, or an idle connection was
 // dropped; slow is reported, never failed.
+import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
 import { Fleet } from './load.js';
 import { holdIdle, type IdleResult } from './idle.js';
 import { startInfra, type Infra } from './infra.js';
@@ -43,6 +45,17 @@ async function withTarget<T>(name: TargetName, infra: Infra, opts: Options, inst
 /** labels for CPU shares: `ours`, or `ours#1` and `ours#2` */
 const labels = (target: Target) => new Map(target.processes.map((p, i) => [p.pid, target.processes.length > 1 ? `${target.name}#${i + 1}` : target.name]));
 
+/**
+ * Writes what the last run left in the page cache to disk (`sync`) before
+ * the next one starts: the database's files are on disk, and the kernel's
+ * late write-back of one target's data, which an ext4 commit of the next
+ * target's own writes must wait for, would otherwise land in the next
+ * target's run (ours stalled 5 s right after R1's run once, at 53% CPU).
+ */
+async function flushToDisk(): Promise<void> {
+  await promisify(execFile)('sync');
+}
+
 interface Swept {
   target: Target;
   fleet: Fleet;
@@ -74,6 +87,7 @@ async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: nu
     for (const rate of rates) {
       for (const s of swept) {
         if (s.done) continue;
+        await flushToDisk();
         // the other targets' processes, idle meanwhile, are named as such
         const names = new Map<number, string>();
         for (const o of swept) for (const [pid, label] of labels(o.target)) names.set(pid, o === s ? label : `${label} (idle)`);
