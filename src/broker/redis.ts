@@ -47,6 +47,8 @@ const CHUNK = 250;
 const MAX_WRITE_BATCH = 500;
 /** channels per SUBSCRIBE at most */
 const MAX_SUBSCRIBE_BATCH = 1000;
+/** session stamps per MGET at most */
+const MAX_STAMP_BATCH = 1000;
 /** setInterval's longest delay */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -58,8 +60,20 @@ declare module 'ioredis' {
      * `agents`: the distinct agent ids of a site's agents set.
      */
     presenceLive(setKey: string, instanceKeyPrefix: string, mode: 'count' | 'agents'): Result<number | string[], Context>;
+    /** PUBLISH_EACH_LUA: publishes the payload on each channel, in order */
+    publishEach(payload: string, ...channels: string[]): Result<number, Context>;
   }
 }
+
+/**
+ * ARGV[1] a payload, ARGV[2..] channels: PUBLISH on each, in order. One
+ * command for a message's recipients instead of one each: every command
+ * costs this process a fair share of what a message costs it.
+ */
+const PUBLISH_EACH_LUA = `
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[1]) end
+return #ARGV - 1
+`;
 
 /**
  * KEYS[1] a presence set; ARGV[1] the instance keys' prefix (the key of
@@ -142,6 +156,12 @@ interface Channel {
   ready: Promise<void>;
 }
 
+interface StampRead {
+  sessionId: string;
+  resolve(stamp: number): void;
+  reject(err: unknown): void;
+}
+
 interface PendingSubscribe {
   channel: string;
   resolve(): void;
@@ -167,6 +187,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   const instanceKeyPrefix = keys.presenceInstance('');
   // a client shared with other users keeps the first definition (the same script)
   if (typeof (redis as unknown as Record<string, unknown>).presenceLive !== 'function') redis.defineCommand('presenceLive', { numberOfKeys: 1, lua: PRESENCE_LIVE_LUA });
+  if (typeof (redis as unknown as Record<string, unknown>).publishEach !== 'function') redis.defineCommand('publishEach', { numberOfKeys: 0, lua: PUBLISH_EACH_LUA });
 
   const channels = new Map<string, Channel>();
   /** this instance's connections in presence, by connection id (keys and members are built when written: they would cost memory on every idle connection) */
@@ -186,6 +207,24 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
         for (const p of batch) p.resolve();
       } catch (err) {
         for (const p of batch) p.reject(err);
+      }
+    },
+  });
+  /**
+   * Stamp reads (one per message sent: domain/session-cache.ts) asked for in
+   * one event-loop turn, or while one is on its way, leave as one MGET:
+   * each read is still sent after it was asked for, so it sees every stamp
+   * bumped before, and the turn's messages cost one command instead of one
+   * each.
+   */
+  const stampReads = createGatherer<StampRead>({
+    maxBatch: MAX_STAMP_BATCH,
+    send: async (batch) => {
+      try {
+        const values = await redis.mget(batch.map((r) => keys.sessionStamp(r.sessionId)));
+        batch.forEach((r, i) => r.resolve(Number(values[i] ?? 0)));
+      } catch (err) {
+        for (const r of batch) r.reject(err);
       }
     },
   });
@@ -460,9 +499,10 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   async function publish(channelNames: string[], push: Push): Promise<void> {
     if (channelNames.length === 0) return;
     const payload = encodePush(push);
-    // one command each: the connection auto-pipelines (plugins/redis.ts), so every publish of this
-    // event-loop turn, this push's and other messages', leaves in one write, in the order called
-    await Promise.all(channelNames.map((channel) => redis.publish(channel, payload)));
+    // The connection auto-pipelines (plugins/redis.ts): every publish of this event-loop turn, this
+    // push's and other messages', leaves in one write, in the order called.
+    if (channelNames.length === 1) await redis.publish(channelNames[0]!, payload);
+    else await redis.publishEach(payload, ...channelNames);
   }
 
   return {
@@ -490,8 +530,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       return (await redis.presenceLive(keys.presenceSiteAgents(siteId), instanceKeyPrefix, 'agents')) as string[];
     },
 
-    async sessionStamp(sessionId) {
-      return Number((await redis.get(keys.sessionStamp(sessionId))) ?? 0);
+    sessionStamp(sessionId) {
+      return new Promise((resolve, reject) => stampReads.add({ sessionId, resolve, reject }));
     },
 
     async bumpSessionStamp(sessionId) {
@@ -507,6 +547,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)
       for (const w of writes.close()) w.resolve();
       for (const p of subscribes.close()) p.reject(new Error('the broker is closed'));
+      for (const r of stampReads.close()) r.reject(new Error('the broker is closed'));
       const leaving = [...held];
       held.clear();
       channels.clear();

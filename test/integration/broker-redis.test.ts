@@ -224,6 +224,42 @@ describe('redis broker: fan-out between instances', () => {
     await waitFor(() => boxes.every((box) => box.pushes.length === 1), 5000, 'every account to get its push');
   });
 
+  it("a push for several accounts leaves as one command, and each account's holder gets it, in the order published", async () => {
+    const [a, c] = [await instance('each-a'), await instance('each-c')];
+    const made = await connection();
+    const b = await instance('each-b', 30_000, made);
+    const [one, two] = [inbox(), inbox()];
+    await a.subscribeAccount('acct-each-1', one.handler);
+    await c.subscribeAccount('acct-each-2', two.handler);
+    const watch = commandsOf(made);
+    await b.toAccounts(['acct-each-1', 'acct-each-2'], messagePush('s-each', 1));
+    await b.toAccounts(['acct-each-1', 'acct-each-2'], messagePush('s-each', 2));
+    const sent = watch.stop().map(([name]) => name);
+    assert.equal(sent.filter((name) => name === 'publish').length, 0, 'no PUBLISH per account');
+    // EVALSHA each time, and EVAL once if the script was not loaded yet
+    assert.equal(sent.filter((name) => name === 'evalsha').length, 2, sent.join(' '));
+    for (const box of [one, two]) {
+      assert.deepStrictEqual(await box.count(2), [deliveryOf(messagePush('s-each', 1)), deliveryOf(messagePush('s-each', 2))]);
+    }
+  });
+
+  it('session stamps read in one event-loop turn leave as one MGET, and each sees every bump made before it was asked', async () => {
+    const made = await connection();
+    const [a, b] = [await instance('stamp-a', 30_000, made), await instance('stamp-b')];
+    await b.bumpSessionStamp('s-stamp-1');
+    const watch = commandsOf(made);
+    const read = await Promise.all([a.sessionStamp('s-stamp-1'), a.sessionStamp('s-stamp-2'), a.sessionStamp('s-stamp-1')]);
+    const sent = watch.stop();
+    assert.deepStrictEqual(read, [1, 0, 1]);
+    assert.deepStrictEqual(
+      sent.filter(([name]) => name === 'mget' || name === 'get'),
+      [['mget', keys.sessionStamp('s-stamp-1'), keys.sessionStamp('s-stamp-2'), keys.sessionStamp('s-stamp-1')]],
+    );
+    await b.bumpSessionStamp('s-stamp-2');
+    await b.bumpSessionStamp('s-stamp-2');
+    assert.deepStrictEqual(await Promise.all([a.sessionStamp('s-stamp-1'), a.sessionStamp('s-stamp-2')]), [1, 2], 'a bump is seen by the next read');
+  });
+
   it('one publish to many accounts reaches each of them once, and in the order published', async () => {
     const [a, c, b] = [await instance('many-a'), await instance('many-c'), await instance('many-b')];
     const ids = Array.from({ length: 400 }, (_, i) => `acct-many-${i}`);
