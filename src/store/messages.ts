@@ -28,7 +28,13 @@ import { createWriteLane, type WriteLane } from './write-lane.js';
 
 /** parallel `_id` lookups per round trip when reading a range */
 const READ_FAN_OUT = 25;
-/** recent (session, sender, cid) → message, so that most resends cost no query */
+/**
+ * Recent (session, sender, cid) → seq, so that most resends cost one `_id`
+ * lookup instead of a scan. The seq, not the message: at 3,000 msg/s whole
+ * messages (and the `msg` frames cached with them) kept here for seconds
+ * were most of what the process promoted to V8's old generation, which its
+ * major collections then paused the event loop to clear.
+ */
 const CID_CACHE_SIZE = 20_000;
 
 export const messageIndexes: IndexDescription[] = [{ key: { cid: 1, sessionId: 1, 'from.id': 1 }, name: 'cid_session_sender', unique: true }];
@@ -39,11 +45,19 @@ export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq
 
 export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT })): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
-  const recent = new Map<string, Message>();
+  const recent = new Map<string, number>();
 
   function remember(m: Message) {
     if (recent.size >= CID_CACHE_SIZE) recent.delete(recent.keys().next().value!);
-    recent.set(cidKey(m.sessionId, m.from.id, m.cid), m);
+    recent.set(cidKey(m.sessionId, m.from.id, m.cid), m.seq);
+  }
+
+  /** The message remembered for this cid, read back by its seq; null when none is remembered. */
+  async function remembered(sessionId: string, senderId: string, cid: string): Promise<Message | null> {
+    const seq = recent.get(cidKey(sessionId, senderId, cid));
+    if (seq === undefined) return null;
+    const m = await bySeq(sessionId, seq);
+    return m && m.from.id === senderId && m.cid === cid ? m : null;
   }
 
   async function bySeq(sessionId: string, seq: number): Promise<Message | null> {
@@ -52,7 +66,7 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
   }
 
   async function findByCid(sessionId: string, senderId: string, cid: string): Promise<Message | null> {
-    const cached = recent.get(cidKey(sessionId, senderId, cid));
+    const cached = await remembered(sessionId, senderId, cid);
     if (cached) return cached;
     // rare (a resend this process has not seen): a scan on FerretDB, an index lookup on MongoDB
     const doc = await col.findOne({ sessionId, 'from.id': senderId, cid });
@@ -77,8 +91,11 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     },
 
     append(draft, lastSeqHint) {
-      const earlier = recent.get(cidKey(draft.sessionId, draft.from.id, draft.cid));
-      return earlier ? Promise.resolve({ message: earlier, created: false }) : appender.append(draft, lastSeqHint);
+      // a resend this process stored: its original, without a try at the store
+      if (!recent.has(cidKey(draft.sessionId, draft.from.id, draft.cid))) return appender.append(draft, lastSeqHint);
+      return remembered(draft.sessionId, draft.from.id, draft.cid).then((earlier) =>
+        earlier ? { message: earlier, created: false } : appender.append(draft, lastSeqHint),
+      );
     },
 
     async after(sessionId, after, limit) {
