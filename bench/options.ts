@@ -12,7 +12,7 @@ export interface Options {
   idle: number | undefined;
   durationS: number;
   drainS: number;
-  /** seconds at the lowest rate before the sweep, not reported */
+  /** seconds at each rate before each target's measured run, not reported */
   warmupS: number;
   holdS: number;
   heartbeatS: number;
@@ -45,7 +45,7 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--insta
   --pairs      visitor/agent pairs for the sweep, each in its own session (default 100)
   --duration   seconds of load per rate (default 10)
   --drain      after a rate's load, seconds without progress before missing messages count as lost (default 10)
-  --warmup     seconds at the lowest rate before the sweep, not reported (default 2)
+  --warmup     seconds at each rate before each target's measured run, not reported (default 2)
   --hold       seconds the idle connections are held (default ${DEFAULT_HOLD_S}: the held memory is the median
                of the last ${STEADY_S} s, once V8 has handed back what connecting left)
   --heartbeat  HEARTBEAT_SECONDS of every target (default 25, the service's own default)

@@ -65,8 +65,8 @@ interface Swept {
 
 /**
  * Every target up at once, each with its pairs set up and its clients
- * connected and warmed up; then at each rate the targets take turns, the
- * others idle meanwhile. A machine whose speed drifts over the minutes a
+ * connected; then at each rate the targets take turns, the others idle
+ * meanwhile, each warmed up at the rate (unmeasured) before its run. A machine whose speed drifts over the minutes a
  * sweep takes (a shared one does) then shifts the targets' results at the
  * same rate together, instead of favouring whichever target went first.
  */
@@ -80,14 +80,15 @@ async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: nu
       const fleet = await Fleet.connect(pairs, target.processes.map((p) => p.wsUrl), log);
       swept.push({ target, fleet, done: false });
       log(`${name}: ${pairs.length} pairs set up and ${fleet.clients} clients connected in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
-      const none = { windowStart: () => {}, windowEnd: () => {} };
-      if (opts.warmupS > 0) await fleet.run({ rate: rates[0]!, durationS: opts.warmupS, drainS: opts.drainS }, none);
     }
     const runs: RateRun[] = [];
+    const none = { windowStart: () => {}, windowEnd: () => {} };
     for (const rate of rates) {
       for (const s of swept) {
         if (s.done) continue;
         await flushToDisk();
+        // idle while the others ran: its caches, JIT and heap settle at this rate before it is measured
+        if (opts.warmupS > 0) await s.fleet.run({ rate, durationS: opts.warmupS, drainS: opts.drainS }, none);
         // the other targets' processes, idle meanwhile, are named as such
         const names = new Map<number, string>();
         for (const o of swept) for (const [pid, label] of labels(o.target)) names.set(pid, o === s ? label : `${label} (idle)`);
