@@ -119,7 +119,7 @@ export class Connection {
   }
 
   /** Pushes a stored message in seq order, filling any gap from the store first. */
-  deliver(message: Push): Promise<void> {
+  deliver(message: Outgoing): Promise<void> {
     const sid = message.sessionId;
     const next = this.next?.get(sid) ?? message.seq;
     // The usual case, at once: nothing of the session waits before it and no gap to fill.
@@ -144,7 +144,7 @@ export class Connection {
     });
   }
 
-  private push(m: Push): void {
+  private push(m: Outgoing): void {
     (this.next ??= new Map()).set(m.sessionId, m.seq + 1);
     (this.waiting ??= new WaitAck(this.opts.waitAck)).add(m.sessionId, m.seq, m.frame, this.opts.now());
     this.sendRaw(m.frame);
@@ -180,8 +180,8 @@ export class Connection {
 }
 
 /** a message to push: where it goes in its session's order, and its `msg` frame */
-type Push = Pick<MessageDelivery, 'sessionId' | 'seq' | 'frame'>;
+type Outgoing = Pick<MessageDelivery, 'sessionId' | 'seq' | 'frame'>;
 
-function pushOf(m: Message): Push {
+function pushOf(m: Message): Outgoing {
   return { sessionId: m.sessionId, seq: m.seq, frame: msgFrameText(m) };
 }
