@@ -49,8 +49,9 @@ const labels = (target: Target) => new Map(target.processes.map((p, i) => [p.pid
  * Writes what the last run left in the page cache to disk (`sync`) before
  * the next one starts: the database's files are on disk, and the kernel's
  * late write-back of one target's data, which an ext4 commit of the next
- * target's own writes must wait for, would otherwise land in the next
- * target's run (ours stalled 5 s right after R1's run once, at 53% CPU).
+ * target's own writes may have to wait for, could otherwise land in the
+ * next target's run. (Ours once stalled 5 s, at 53% of a core, right after
+ * R1's run; that write-back was the cause is likely, not shown.)
  */
 async function flushToDisk(): Promise<void> {
   await promisify(execFile)('sync');
@@ -66,15 +67,18 @@ interface Swept {
 /**
  * Every target up at once, each with its pairs set up and its clients
  * connected; then at each rate the targets take turns, the others idle
- * meanwhile, each warmed up at the rate (unmeasured) before its run. A machine whose speed drifts over the minutes a
- * sweep takes (a shared one does) then shifts the targets' results at the
- * same rate together, instead of favouring whichever target went first.
+ * meanwhile, each warmed up at the rate (unmeasured) before its run. A
+ * machine whose speed drifts over the minutes a sweep takes (a shared one
+ * does) then shifts the targets' results at the same rate together, instead
+ * of favouring whichever target went first.
  */
 async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: number[]): Promise<RateRun[]> {
+  const started: Target[] = [];
   const swept: Swept[] = [];
   try {
     for (const name of names) {
       const target = await start(name, infra, opts, opts.instances);
+      started.push(target); // stopped below even if its clients fail to connect
       const setupStart = performance.now();
       const pairs = await target.pairs(opts.pairs);
       const fleet = await Fleet.connect(pairs, target.processes.map((p) => p.wsUrl), log);
@@ -106,7 +110,7 @@ async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: nu
     return runs;
   } finally {
     for (const s of swept) s.fleet.close();
-    for (const s of swept) await stop(s.target);
+    for (const target of started) await stop(target);
   }
 }
 
