@@ -1,10 +1,14 @@
 /**
  * A target process (the service or a baseline relay): its own Node process,
  * so the load generator's CPU is not the target's. Started with
- * `node --import tsx <entry>` like `npm run dev`, ready once its
- * `/health/ready` answers 200, stopped with SIGTERM (then SIGKILL).
+ * `node <entry>` from the compiled dist/, as `npm start` runs the service
+ * (tsx's loader would add a thread, a heap and a transpile cache to the
+ * memory measured), ready once its `/health/ready` answers 200, stopped
+ * with SIGTERM (then SIGKILL).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface TargetProcess {
@@ -31,7 +35,8 @@ export async function startProcess(opts: {
   // the inspector (on a port of its own choosing, loopback only) lets the idle scenario read the live heap
   // BENCH_CPU_PROF_DIR: each target process writes a V8 CPU profile there when it stops
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...profile, '--import', 'tsx', opts.entry], {
+  if (!existsSync(join(rootDir, opts.entry))) throw new Error(`${opts.entry} is not built: run the bench with \`npm run bench\`, which compiles the targets first`);
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...profile, opts.entry], {
     cwd: rootDir,
     env: { ...process.env, ...opts.env, HOST: '127.0.0.1', PORT: String(opts.port) },
     stdio: ['ignore', 'pipe', 'pipe'],

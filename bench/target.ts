@@ -58,7 +58,8 @@ export async function startTarget(name: TargetName, infra: Infra, opts: { instan
       MAX_CONNECTIONS: '0',
     });
   }
-  const entry = { ours: 'src/server.ts', r0: 'bench/baselines/r0-relay.ts', r1: 'bench/baselines/r1-store-relay.ts' }[name];
+  // compiled by `npm run bench` first (prebench): what `npm start` runs, and the baselines alike
+  const entry = { ours: 'dist/src/server.js', r0: 'dist/bench/baselines/r0-relay.js', r1: 'dist/bench/baselines/r1-store-relay.js' }[name];
   const processes: TargetProcess[] = [];
   const stop = async () => {
     for (const p of processes.splice(0).reverse()) await p.stop();
