@@ -42,7 +42,10 @@ export default fp<AuthPluginOptions>(
       agent: createSigner({ key: opts.tokenSecret, algorithm: 'HS256', expiresIn: TTL_MS.agent }),
       visitor: createSigner({ key: opts.tokenSecret, algorithm: 'HS256', expiresIn: TTL_MS.visitor }),
     };
-    const verify = createVerifier({ key: opts.tokenSecret, algorithms: ['HS256'], cache: 10_000 });
+    // The cache spares the REST callers of the moment a signature check each. Kept small: a
+    // connection's token is checked once, so one entry per connection held (10,000 of them
+    // took 0.3 KB each, a twentieth of an idle connection's heap) would only churn.
+    const verify = createVerifier({ key: opts.tokenSecret, algorithms: ['HS256'], cache: 1000 });
     const { directory } = app.domain;
     const accounts = app.mongo.stores.accounts;
 
