@@ -160,16 +160,17 @@ export function startRelay(opts: RelayOptions): Relay {
     });
   });
 
-  // The same heartbeat as the service's gateway: drop whoever was silent for two rounds, ping whoever was for half of one.
+  // The same heartbeat as the service's gateway: five sweeps an interval drop whoever was silent
+  // for two intervals and ping whoever was for a whole one.
   const heartbeat = setInterval(() => {
     const now = Date.now();
     const deadline = now - 2 * opts.heartbeatMs;
-    const quietSince = now - opts.heartbeatMs / 2;
+    const quietSince = now - opts.heartbeatMs;
     for (const conn of all) {
       if (conn.lastHeard < deadline) conn.ws.terminate();
       else if (conn.lastHeard <= quietSince) conn.ws.ping();
     }
-  }, opts.heartbeatMs);
+  }, opts.heartbeatMs / 5);
 
   http.listen(opts.port, '127.0.0.1');
 

@@ -33,6 +33,8 @@ export interface GatewayOptions {
   resyncGapMs: number;
 }
 
+/** heartbeat sweeps per interval: a connection is pinged or closed within a fifth of an interval of its due time */
+const HEARTBEAT_TICKS = 5;
 const PONG = JSON.stringify({ t: 'pong' } satisfies ServerFrame);
 
 /** every client frame but `ping` and `ack`, which received() takes itself */
@@ -73,7 +75,7 @@ export class Gateway {
       onError: (err, context, connId) => opts.log.warn({ err, context, conn: connId }, 'connection error'),
       now: Date.now,
     };
-    this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs).unref());
+    this.timers.push(setInterval(() => this.heartbeat(), opts.heartbeatMs / HEARTBEAT_TICKS).unref());
     this.timers.push(setInterval(() => this.retransmit(), Math.max(50, Math.floor(opts.ackTimeoutMs / 4))).unref());
     opts.broker.onPushesLost(() => this.pushesLost());
   }
@@ -314,16 +316,22 @@ export class Gateway {
   }
 
   /**
-   * Closes connections silent for two intervals, and pings those silent for
-   * half of one. A client that pings by itself each interval (the SDK does)
-   * is heard from often enough to be pinged only now and then; one that
-   * does not (or whose timers a background tab throttles) is pinged at
-   * least once, half an interval or more before it would be closed.
+   * Runs HEARTBEAT_TICKS times an interval: closes connections silent for
+   * two intervals, and pings those silent for a whole one. A client that
+   * pings by itself each interval (the SDK does) is never silent that long
+   * unless its ping is late, so it is practically never pinged; one that
+   * does not (or whose timers a background tab throttles) is pinged once
+   * an interval, and has most of an interval to answer before it would be
+   * closed. Checking often and pinging late spreads the pings over time by
+   * each connection's own rhythm: one sweep per interval pinging everyone
+   * quiet for half of one sent a burst of thousands at once, and bursts of
+   * allocation kept V8 from handing back heap after a connect storm
+   * (README, "When V8 hands the heap back").
    */
   private heartbeat(): void {
     const now = Date.now();
     const deadline = now - 2 * this.opts.heartbeatMs;
-    const quietSince = now - this.opts.heartbeatMs / 2;
+    const quietSince = now - this.opts.heartbeatMs;
     for (const conn of this.all) {
       if (conn.lastHeard < deadline) conn.terminate();
       else if (conn.lastHeard <= quietSince && conn.isOpen) conn.ws.ping();
