@@ -326,7 +326,7 @@ export class Gateway {
    * each connection's own rhythm: one sweep per interval pinging everyone
    * quiet for half of one sent a burst of thousands at once, and bursts of
    * allocation kept V8 from handing back heap after a connect storm
-   * (README, "When V8 hands the heap back").
+   * (bench/RESULTS.md, "When V8 hands the heap back").
    */
   private heartbeat(): void {
     const now = Date.now();
