@@ -97,16 +97,23 @@ export class Fleet {
   }
 
   /**
-   * Connects both sides of every pair: client j goes to wsUrls[j mod n], so
-   * with two instances each pair's visitor is on one and its agent on the other.
+   * Connects both sides of every pair: visitors go to wsUrls[0], agents to
+   * wsUrls[1 mod n], so with two instances each pair's visitor is on one and
+   * its agent on the other. The endpoints are every visitor, then every
+   * agent: the schedule (run()) sends from endpoint k mod N, so a pair's two
+   * members take turns half a round apart, as people chatting do. Until
+   * 2026-12-06 they were next to each other and sent a millisecond apart,
+   * which with two instances made every session's two writers race for the
+   * same seq at every turn (a quarter to half of all inserts clashed).
    */
   static async connect(pairs: Pair[], wsUrls: string[], log: (line: string) => void): Promise<Fleet> {
-    const client = (j: number, token: string) => new ImClient({ url: wsUrls[j % wsUrls.length]!, token, WebSocket, sendTimeoutMs: SEND_TIMEOUT_MS });
+    const client = (side: 0 | 1, token: string) => new ImClient({ url: wsUrls[side % wsUrls.length]!, token, WebSocket, sendTimeoutMs: SEND_TIMEOUT_MS });
+    const n = pairs.length;
     const fleet = new Fleet(
-      pairs.flatMap((p, i) => [
-        { client: client(2 * i, p.visitor.token), sid: p.sessionId, selfId: p.visitor.id, peer: 2 * i + 1, lastSeq: 0 },
-        { client: client(2 * i + 1, p.agent.token), sid: p.sessionId, selfId: p.agent.id, peer: 2 * i, lastSeq: 0 },
-      ]),
+      [
+        ...pairs.map((p, i) => ({ client: client(0, p.visitor.token), sid: p.sessionId, selfId: p.visitor.id, peer: n + i, lastSeq: 0 })),
+        ...pairs.map((p, i) => ({ client: client(1, p.agent.token), sid: p.sessionId, selfId: p.agent.id, peer: i, lastSeq: 0 })),
+      ],
       log,
     );
     fleet.endpoints.forEach((ep, i) => {
@@ -164,7 +171,7 @@ export class Fleet {
     run.progress();
   }
 
-  /** One rate: message k goes out at t0 + k / rate from client k mod N. */
+  /** One rate: message k goes out at t0 + k / rate from endpoint k mod N (see connect() for their order). */
   async run(opts: RunOptions, hooks: { windowStart(): void; windowEnd(): void }): Promise<LoadResult> {
     const total = Math.round(opts.rate * opts.durationS);
     const interval = 1000 / opts.rate;
