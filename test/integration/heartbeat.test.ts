@@ -49,6 +49,25 @@ describe('heartbeats', () => {
     peer.close();
   });
 
+  it('a connection is pinged only once it has been silent for a whole interval, and before two', async () => {
+    const agent = await createAgent(service, site);
+    const peer = await authedPeer(service.wsUrl, agent.token);
+    // each round: a frame at a random moment of the server's sweep cycle, then nothing until the server
+    // pings. A WebSocket ping that arrives after the frame's pong was sent after the frame was heard.
+    for (let round = 0; round < 10; round++) {
+      await new Promise((r) => setTimeout(r, Math.random() * 150));
+      const spokeAt = Date.now();
+      peer.send({ t: 'ping' });
+      await peer.next((f) => f.t === 'pong');
+      const pinged = new Promise<number>((resolve) => peer.ws.once('ping', () => resolve(Date.now())));
+      const silentFor = (await pinged) - spokeAt;
+      assert.ok(silentFor >= 150, `pinged after ${silentFor} ms of silence, less than the 150-ms interval`);
+      assert.ok(silentFor < 300, `pinged only after ${silentFor} ms of silence, when two intervals close the connection`);
+    }
+    assert.equal(peer.ws.readyState, WebSocket.OPEN);
+    peer.close();
+  });
+
   it('the server pings a client that is quiet, and not one that pings by itself', async () => {
     const [quietAgent, chattyAgent] = [await createAgent(service, site), await createAgent(service, site)];
     const quiet = await authedPeer(service.wsUrl, quietAgent.token);
