@@ -55,13 +55,17 @@ const MAX_BATCH = 500;
  * 1 ms of CPU for its commit besides 0.12 ms per document (measured here),
  * so at 1,000 msg/s batches of two spent half its CPU on commits. A lone
  * message never waits, nor do messages that gathered while the previous
- * insert was on its way for longer than this (domain/gatherer.ts). 10 ms
- * rather than 4: fewer, fuller inserts left the CPU of two cores for more
- * messages (ours alone, two A/B runs: 3,500 msg/s sustained at p99 148 and
- * 182 ms against 304 and 219 ms; p99 at 1,000 msg/s 30 and 43 ms against 29
- * and 26 ms).
+ * insert was on its way for longer than this (domain/gatherer.ts).
+ * 3 ms rather than 10 (2026-12-07, ours alone, alternating runs): at 1,000
+ * msg/s p50 3.2-3.7 ms and p99 7.6-9.1 ms against 8.5-9.3 and 16.5-17.1 ms,
+ * for 8% more of a core in this process and 10% in FerretDB; up to 6,500
+ * msg/s sustained either way, p99 lower at most rates (with a busy loop
+ * taking one core: p99 at 1,000 15.5 against 21.5 ms, equal at 3,500-4,000).
+ * Under load batches grow anyway, gathered while the last two were on their
+ * way. (10 ms had been chosen over 4 earlier, bench/RESULTS.md, when it sustained 3,500
+ * msg/s at a lower p99; that did not repeat.)
  */
-const GATHER_MS = 10;
+const GATHER_MS = 3;
 /**
  * Batches on their way at once. With one, the embedded FerretDB idled from
  * each insert's answer until this process had read it and sent the next;
