@@ -39,7 +39,7 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--insta
   --instances  processes per target (default 1); with 2, each pair's visitor is on one and
                its agent on the other (r0 has no cross-process path and is skipped)
   --sweep      offered rates in msg/s, all clients together (default ${DEFAULT_SWEEP.join(',')});
-               a target's sweep stops after the first rate it does not sustain
+               a rate missed is tried once more; a target's sweep stops at the first missed twice
   --idle       open N idle authenticated connections to one process of each target and
                measure its memory per connection (runs alone unless --sweep is given too)
   --pairs      visitor/agent pairs for the sweep, each in its own session (default 100)

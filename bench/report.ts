@@ -26,15 +26,17 @@ export interface RateRun {
   /** no loss, duplicate, reordering or misrouting */
   correct: boolean;
   sustained: boolean;
+  /** the second try at this rate, run because the first was not sustained (run.ts) */
+  retry: boolean;
 }
 
-export function judge(target: TargetName, rate: number, r: LoadResult, cpu: CpuShare[]): RateRun {
+export function judge(target: TargetName, rate: number, r: LoadResult, cpu: CpuShare[], retry = false): RateRun {
   const seconds = r.windowMs / 1000;
   const deliver = summarize(r.deliverLatency);
   const storedPerS = r.storedInWindow / seconds;
   const correct = r.delivered === r.issued && r.duplicates === 0 && r.outOfOrder === 0 && r.misrouted === 0;
   const sustained = correct && r.drained && deliver.p99 <= P99_LIMIT_MS && storedPerS >= STORED_SHARE * rate;
-  return { target, rate, r, deliver, storedPerS, deliveredPerS: r.deliveredInWindow / seconds, cpu, correct, sustained };
+  return { target, rate, r, deliver, storedPerS, deliveredPerS: r.deliveredInWindow / seconds, cpu, correct, sustained, retry };
 }
 
 export const cpuText = (cpu: CpuShare[]) => cpu.map((c) => `${c.name} ${c.percent.toFixed(0)}%`).join(', ');
@@ -45,7 +47,7 @@ export function describeRun(run: RateRun): string {
   const lost = r.issued - r.delivered;
   const store = summarize(r.storeLatency);
   return (
-    `${run.target} @ ${run.rate}/s: stored ${run.storedPerS.toFixed(0)}/s, delivered ${run.deliveredPerS.toFixed(0)}/s, ` +
+    `${run.target} @ ${run.rate}/s${run.retry ? ' (second try)' : ''}: stored ${run.storedPerS.toFixed(0)}/s, delivered ${run.deliveredPerS.toFixed(0)}/s, ` +
     `p50 ${ms(run.deliver.p50)} p99 ${ms(run.deliver.p99)} max ${ms(run.deliver.max)}, lost ${lost}, dups ${r.duplicates}, ` +
     `order ${r.outOfOrder}, drain ${(r.drainMs / 1000).toFixed(1)} s${r.drained ? '' : ' (gave up)'}; ` +
     `send→sent p50 ${ms(store.p50)} p99 ${ms(store.p99)}, generator late ${ms(r.generatorLagMs)} at worst; CPU ${cpuText(run.cpu)}` +
@@ -61,14 +63,12 @@ interface Sustainable {
   failedAt: number | undefined;
 }
 
+/** A rate counts as sustained when either of its tries was (a second one is only run after a miss). */
 function sustainable(runs: RateRun[], sweep: number[]): Sustainable {
-  let rate = 0;
-  const failed = runs.find((run) => !run.sustained);
-  for (const run of runs) {
-    if (run === failed) break;
-    rate = run.rate;
-  }
-  return { rate, atTop: !failed && rate === sweep[sweep.length - 1], failedAt: failed?.rate };
+  const rates = [...new Set(runs.map((run) => run.rate))].sort((a, b) => a - b);
+  const failedAt = rates.find((rate) => !runs.some((run) => run.rate === rate && run.sustained));
+  const rate = rates.filter((r) => failedAt === undefined || r < failedAt).pop() ?? 0;
+  return { rate, atTop: failedAt === undefined && rate === sweep[sweep.length - 1], failedAt };
 }
 
 const sustainableText = (s: Sustainable) => (s.rate === 0 ? 'none' : `${s.atTop ? '≥ ' : ''}${s.rate}/s`);
@@ -117,11 +117,12 @@ function header(rep: Report): string[] {
 function sweepSection(rep: Report): string[] {
   // run interleaved (the targets take turns at each rate), shown by target
   const order = Object.keys(DESCRIPTIONS);
-  const runs = [...rep.runs].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target) || a.rate - b.rate);
+  const runs = [...rep.runs].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target) || a.rate - b.rate || Number(a.retry) - Number(b.retry));
   return [
     '',
     `Sweep: ${rep.instances} instance${rep.instances > 1 ? 's' : ''} per target, ${rep.pairs} pairs (${2 * rep.pairs} clients), ${rep.durationS} s per rate, the targets taking turns at each rate; ` +
-      `sustained = p99 send→deliver ≤ ${P99_LIMIT_MS} ms, stored ≥ ${STORED_SHARE * 100}% of offered, nothing lost (r0 stores nothing: its "stored" is its \`sent\`)`,
+      `sustained = p99 send→deliver ≤ ${P99_LIMIT_MS} ms, stored ≥ ${STORED_SHARE * 100}% of offered, nothing lost (r0 stores nothing: its "stored" is its \`sent\`); ` +
+      'a rate missed is tried once more, and counts as sustained if that try is',
     grid(
       ['target', 'offered/s', 'stored/s', 'delivered/s', 'p50', 'p99', 'max', 'lost', 'dups', 'order', 'sustained', 'CPU during the load (% of one core)'],
       runs.map((run) => [
@@ -135,7 +136,7 @@ function sweepSection(rep: Report): string[] {
         String(run.r.issued - run.r.delivered),
         String(run.r.duplicates),
         String(run.r.outOfOrder),
-        run.sustained ? 'yes' : 'no',
+        `${run.sustained ? 'yes' : 'no'}${run.retry ? ' (2nd try)' : ''}`,
         cpuText(run.cpu),
       ]),
     ),
@@ -194,7 +195,8 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
   if (sustained.has('r0')) rows.push(rateRow('sustainable rate ÷ R0', '', 0, sustained.get('ours'), sustained.get('r0')));
 
   const what = `p99 at 1000 msg/s, ours, ${rep.instances} instance${rep.instances > 1 ? 's' : ''}`;
-  const at1000 = rep.runs.find((run) => run.target === 'ours' && run.rate === 1000);
+  // the first try: a second one, after a miss, does not replace it here
+  const at1000 = rep.runs.find((run) => run.target === 'ours' && run.rate === 1000 && !run.retry);
   const failedAt = sustained.get('ours')?.failedAt;
   const verdict = (met: boolean) => (rep.instances !== 1 ? 'n/a (the target is for one instance)' : met ? 'met' : 'NOT met');
   if (at1000) rows.push([what, ms(at1000.deliver.p99), '≤ 50 ms', verdict(at1000.correct && at1000.deliver.p99 <= 50)]);

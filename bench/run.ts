@@ -2,7 +2,8 @@
 // starts the database and Redis once, then every target (the service and
 // the two baseline relays) in its own processes on a fresh database, each
 // with its clients connected, and drives them with the same SDK clients at
-// increasing open-loop rates, the targets taking turns at each rate; then
+// increasing open-loop rates, the targets taking turns at each rate (a rate
+// missed is tried once more before a target's sweep stops); then
 // optionally holds idle connections to each, and prints every run plus the
 // issue's targets as ratios of ours to the baselines. Exits 1 when a message
 // was lost, duplicated, misordered or misrouted, or an idle connection was
@@ -60,7 +61,7 @@ async function flushToDisk(): Promise<void> {
 interface Swept {
   target: Target;
   fleet: Fleet;
-  /** it missed a rate: higher ones would say nothing new (past saturation the backlog only grows), slowly */
+  /** it missed a rate twice: higher ones would say nothing new (past saturation the backlog only grows), slowly */
   done: boolean;
 }
 
@@ -86,24 +87,14 @@ async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: nu
       log(`${name}: ${pairs.length} pairs set up and ${fleet.clients} clients connected in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
     }
     const runs: RateRun[] = [];
-    const none = { windowStart: () => {}, windowEnd: () => {} };
     for (const rate of rates) {
       for (const s of swept) {
         if (s.done) continue;
-        await flushToDisk();
-        // idle while the others ran: its caches, JIT and heap settle at this rate before it is measured
-        if (opts.warmupS > 0) await s.fleet.run({ rate, durationS: opts.warmupS, drainS: opts.drainS }, none);
-        // the other targets' processes, idle meanwhile, are named as such
-        const names = new Map<number, string>();
-        for (const o of swept) for (const [pid, label] of labels(o.target)) names.set(pid, o === s ? label : `${label} (idle)`);
-        let cpu = new CpuMeter(names);
-        const r = await s.fleet.run(
-          { rate, durationS: opts.durationS, drainS: opts.drainS },
-          { windowStart: () => (cpu = new CpuMeter(names)), windowEnd: () => cpu.stop() },
-        );
-        const run = judge(s.target.name, rate, r, cpu.stop());
-        log(describeRun(run));
+        let run = await measure(s, swept, rate, opts, false);
         runs.push(run);
+        // One slow second of a shared machine can push a 10-s run's p99 past the bar; a rate a
+        // target cannot take misses again. Every target gets the same second try.
+        if (!run.sustained && run.correct) runs.push((run = await measure(s, swept, rate, opts, true)));
         s.done = !run.sustained;
       }
     }
@@ -112,6 +103,25 @@ async function sweep(names: TargetName[], infra: Infra, opts: Options, rates: nu
     for (const s of swept) s.fleet.close();
     for (const target of started) await stop(target);
   }
+}
+
+/** One measured run of `s` at `rate`, after a sync and a warm-up at the rate. */
+async function measure(s: Swept, swept: Swept[], rate: number, opts: Options, retry: boolean): Promise<RateRun> {
+  await flushToDisk();
+  // idle while the others ran: its caches, JIT and heap settle at this rate before it is measured
+  const none = { windowStart: () => {}, windowEnd: () => {} };
+  if (opts.warmupS > 0) await s.fleet.run({ rate, durationS: opts.warmupS, drainS: opts.drainS }, none);
+  // the other targets' processes, idle meanwhile, are named as such
+  const names = new Map<number, string>();
+  for (const o of swept) for (const [pid, label] of labels(o.target)) names.set(pid, o === s ? label : `${label} (idle)`);
+  let cpu = new CpuMeter(names);
+  const r = await s.fleet.run(
+    { rate, durationS: opts.durationS, drainS: opts.drainS },
+    { windowStart: () => (cpu = new CpuMeter(names)), windowEnd: () => cpu.stop() },
+  );
+  const run = judge(s.target.name, rate, r, cpu.stop(), retry);
+  log(describeRun(run));
+  return run;
 }
 
 /** Always one process: the scenario measures connections per instance. */
