@@ -1,0 +1,88 @@
+// The bench's verdicts (bench/report.ts): which rate a target sustained when a
+// missed rate got a second try, and which try the p99 target is judged on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LoadResult } from '../../../bench/load.js';
+import { judge, render, type RateRun } from '../../../bench/report.js';
+import type { TargetName } from '../../../bench/target.js';
+
+const WINDOW_MS = 10_000;
+
+/** a run at `rate` whose every message was stored and delivered once, in order, each `p99Ms` late */
+function run(target: TargetName, rate: number, latencyMs: number, retry = false): RateRun {
+  const count = (rate * WINDOW_MS) / 1000;
+  const r: LoadResult = {
+    issued: count,
+    stored: count,
+    storedInWindow: count,
+    delivered: count,
+    deliveredInWindow: count,
+    duplicates: 0,
+    outOfOrder: 0,
+    misrouted: 0,
+    sendErrors: 0,
+    reconnects: 0,
+    storeLatency: Array<number>(count).fill(latencyMs),
+    deliverLatency: Array<number>(count).fill(latencyMs),
+    generatorLagMs: 0,
+    windowMs: WINDOW_MS,
+    drainMs: 0,
+    drained: true,
+  };
+  return judge(target, rate, r, [], retry);
+}
+
+function report(runs: RateRun[]): string {
+  return render({
+    backend: 'test',
+    instances: 1,
+    pairs: 100,
+    durationS: 10,
+    heartbeatS: 25,
+    holdS: 150,
+    sweep: [1000, 2000, 3000],
+    runs,
+    idle: new Map(),
+    notes: [],
+    loadAverage: [0, 0],
+  });
+}
+
+const line = (text: string, start: string) => text.split('\n').find((l) => l.trimStart().startsWith(start)) ?? '';
+
+test('a rate missed once and sustained on its second try counts; the sweep is judged at the first rate missed twice', () => {
+  const text = report([
+    run('ours', 1000, 20),
+    run('r1', 1000, 250),
+    run('r1', 1000, 10, true),
+    run('ours', 2000, 30),
+    run('r1', 2000, 10),
+    run('ours', 3000, 300),
+    run('ours', 3000, 250, true),
+    run('r1', 3000, 10),
+  ]);
+  assert.match(text, /Sustainable rate: ours 2000\/s, r1 ≥ 3000\/s/);
+  assert.match(line(text, 'sustainable rate ÷ R1'), /≤ 0\.67 .*n\/a \(extend --sweep\)/);
+  // both tries are listed, the second marked
+  const rows = (target: string, rate: number) => text.split('\n').filter((l) => new RegExp(`^\\s+${target}\\s+${rate}\\s`).test(l));
+  assert.deepEqual(
+    rows('r1', 1000).map((l) => l.trim().split(/\s{2,}/).pop()),
+    ['no', 'yes (2nd try)'],
+  );
+  assert.deepEqual(
+    rows('ours', 3000).map((l) => l.trim().split(/\s{2,}/).pop()),
+    ['no', 'no (2nd try)'],
+  );
+});
+
+test('the p99 at 1,000 msg/s is judged on the first try, even when a second one did better', () => {
+  const text = report([run('ours', 1000, 220), run('ours', 1000, 20, true), run('r1', 1000, 10)]);
+  assert.match(line(text, 'p99 at 1000 msg/s'), /220\.0 ms .*NOT met/);
+  assert.match(text, /Sustainable rate: ours 1000\/s/);
+});
+
+test('a rate missed on both tries ends the target with nothing sustained below it', () => {
+  const text = report([run('ours', 1000, 300), run('ours', 1000, 400, true), run('r1', 1000, 10), run('r1', 2000, 10)]);
+  assert.match(text, /Sustainable rate: ours none, r1 2000\/s/);
+  assert.match(line(text, 'sustainable rate ÷ R1'), /0\.00 .*NOT met/);
+});
