@@ -60,10 +60,10 @@ const MAX_BATCH = 500;
  * msg/s p50 3.2-3.7 ms and p99 7.6-9.1 ms against 8.5-9.3 and 16.5-17.1 ms,
  * for 8% more of a core in this process and 10% in FerretDB; up to 6,500
  * msg/s sustained either way, p99 lower at most rates (with a busy loop
- * taking one core: p99 at 1,000 15.5 against 21.5 ms, equal at 3,500-4,000).
- * Under load batches grow anyway, gathered while the last two were on their
- * way. (10 ms had been chosen over 4 earlier, bench/RESULTS.md, when it sustained 3,500
- * msg/s at a lower p99; that did not repeat.)
+ * taking one core: p99 at 1,000 msg/s 15.5-15.7 against 21.4-21.9 ms, about
+ * equal at 3,500-4,000). Under load batches grow anyway, gathered while the
+ * last two were on their way. 10 ms had been chosen over 4 earlier
+ * (bench/RESULTS.md) for a lower p99 at 3,500 msg/s; that did not repeat.
  */
 const GATHER_MS = 3;
 /**
