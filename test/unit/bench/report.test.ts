@@ -8,7 +8,7 @@ import type { TargetName } from '../../../bench/target.js';
 
 const WINDOW_MS = 10_000;
 
-/** a run at `rate` whose every message was stored and delivered once, in order, each `p99Ms` late */
+/** a run at `rate` whose every message was stored and delivered once, in order, each `latencyMs` after it was sent */
 function run(target: TargetName, rate: number, latencyMs: number, retry = false): RateRun {
   const count = (rate * WINDOW_MS) / 1000;
   const r: LoadResult = {
@@ -81,7 +81,7 @@ test('the p99 at 1,000 msg/s is judged on the first try, even when a second one 
   assert.match(text, /Sustainable rate: ours 1000\/s/);
 });
 
-test('a rate missed on both tries ends the target with nothing sustained below it', () => {
+test('a target that misses its first rate on both tries has sustained none, and fails the rate target', () => {
   const text = report([run('ours', 1000, 300), run('ours', 1000, 400, true), run('r1', 1000, 10), run('r1', 2000, 10)]);
   assert.match(text, /Sustainable rate: ours none, r1 2000\/s/);
   assert.match(line(text, 'sustainable rate ÷ R1'), /0\.00 .*NOT met/);
