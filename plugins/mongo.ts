@@ -1,6 +1,7 @@
 /** MongoDB: one client for the app, indexes ensured at start, repositories on top. */
 import fp from 'fastify-plugin';
 import { MongoClient } from 'mongodb';
+import type { SeqTurns } from '../src/domain/ports.js';
 import { ensureIndexes, createStores, type Stores } from '../src/store/stores.js';
 
 declare module 'fastify' {
@@ -13,6 +14,8 @@ export interface MongoPluginOptions {
   url: string;
   /** database name; default: the URL's path, else `im` */
   dbName?: string;
+  /** turns at writing a session, shared with the other instances (the broker) */
+  turns?: SeqTurns;
 }
 
 export default fp<MongoPluginOptions>(
@@ -21,7 +24,7 @@ export default fp<MongoPluginOptions>(
     await client.connect();
     const db = client.db(opts.dbName ?? (new URL(opts.url).pathname.slice(1) || 'im'));
     await ensureIndexes(db);
-    const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'));
+    const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'), opts.turns);
     app.decorate('mongo', {
       client,
       stores,

@@ -28,7 +28,7 @@
  * connections costs a few pipelines, not one each.
  *
  * A session stamp is a counter (INCR) under its own key, whose expiry each
- * bump pushes a day out.
+ * bump pushes a day out. Turns at writing a session are seq-turns.ts's.
  */
 import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
@@ -36,6 +36,7 @@ import type { Broker, Delivery, PresenceAccount, PushHandler, Unsubscribe } from
 import { createGatherer } from '../domain/gatherer.js';
 import { decodePush, encodePush } from './codec.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
+import { createRedisSeqTurns } from './seq-turns.js';
 
 /** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
 const STAMP_TTL_MS = 24 * 3600_000;
@@ -506,6 +507,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   }
 
   return {
+    ...createRedisSeqTurns({ redis, keys, instanceId }),
     toAccounts: (ids, push) => publish(ids.map(keys.account), push),
     toSiteAgents: (siteId, push) => publish([keys.siteAgents(siteId)], push),
     subscribeAccount: (id, handler) => subscribe(keys.account(id), handler),

@@ -135,6 +135,32 @@ export interface SessionStamps {
   bumpSessionStamp(sessionId: string): Promise<void>;
 }
 
+/**
+ * Turns at writing a session's messages, shared by every instance. When the
+ * visitor's connection is on one instance and the agent's on another, both
+ * store the session's messages; racing for the same seqs, each clash costs a
+ * retry and lookups, and under load the retries kept the database so busy
+ * that throughput fell by half (bench/RESULTS.md, 2026-12-07). Taking turns,
+ * one instance at a time writes a session, starting after the last seq the
+ * previous turn stored.
+ *
+ * Advisory only: the insert is still the claim (shared/DESIGN.md, "Order"),
+ * so a turn that lapses (its holder died or was slow) or a writer that takes
+ * none costs a clash, never a gap or a duplicate. A turn lapses by itself a
+ * while after it was taken.
+ */
+export interface SeqTurns {
+  /**
+   * Asks for this instance's turn at each session, in one round trip. For
+   * each, in order: the last seq an earlier turn stored (0 when none is
+   * known; it may lag, never lead), or null when another instance has the
+   * turn, or is owed it next (it asked while this one held it).
+   */
+  takeTurns(sessionIds: string[]): Promise<Array<number | null>>;
+  /** Gives the turns back, each with the last seq stored during it (0: nothing was). */
+  giveTurns(turns: Array<{ sessionId: string; lastSeq: number }>): Promise<void>;
+}
+
 export interface Presence {
   /** Agents of the site with at least one live connection. */
   onlineAgents(siteId: string): Promise<string[]>;

@@ -32,10 +32,20 @@
  * few seconds pass): a draft its sender had on its way before hearing of the
  * refusal is never stored before the refused one. Other members are not held:
  * a message of theirs owes nothing to one that was never stored.
+ *
+ * Given SeqTurns (domain/ports.ts), a session another instance writes as well
+ * is written in turns instead: a batch asks for the turns of its contended
+ * sessions in one round trip; a session whose turn it got goes into the
+ * ordered insert with all its drafts, numbered on from the last seq the
+ * previous turn stored, and the turn is given back once the insert is done;
+ * a session refused its turn leaves the batch and asks again TURN_RETRY_MS
+ * later. Without turns (none given, or asking failed) such a session sends
+ * one draft per batch, as above. The insert stays the claim either way.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
 import { createGatherer } from '../domain/gatherer.js';
 import type { Message, MessageDraft } from '../domain/model.js';
+import type { SeqTurns } from '../domain/ports.js';
 import { unavailable } from '../errors.js';
 import { isDuplicateKey } from './ids.js';
 import type { WriteLane } from './write-lane.js';
@@ -87,6 +97,8 @@ export const STORE_RETRY_MS = 1000;
  * insert, where everything after a clash is left untried.
  */
 const CONTENDED_MS = 10_000;
+/** a session refused its turn (another instance is writing it) asks again after this */
+const TURN_RETRY_MS = 2;
 /**
  * After a failure, how long a lane takes from each sender with refused
  * drafts only those back (in their order) and refuses the sender's others:
@@ -150,9 +162,12 @@ export interface MessageAppender {
   noteStored(sessionId: string, seq: number): void;
 }
 
-export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups): MessageAppender {
+export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, turns?: SeqTurns): MessageAppender {
   const lanes = new Map<string, Lane>();
   const batches = createGatherer<Lane>({ maxBatch: MAX_BATCH, send: store, waitMs: (last) => (last > 1 ? GATHER_MS : 0), maxInFlight: IN_FLIGHT });
+  /** lanes refused their turn, to be offered again when `askTimer` fires */
+  const askingAgain = new Set<Lane>();
+  let askTimer: NodeJS.Timeout | undefined;
 
   function offer(l: Lane): void {
     if (l.busy || l.offered || l.waiting.length === 0) return;
@@ -215,28 +230,90 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     return null;
   }
 
+  /** Offers the lane again shortly: another instance has its turn now. */
+  function askAgain(l: Lane): void {
+    askingAgain.add(l);
+    askTimer ??= setTimeout(() => {
+      askTimer = undefined;
+      const due = [...askingAgain];
+      askingAgain.clear();
+      for (const x of due) offer(x);
+    }, TURN_RETRY_MS);
+  }
+
+  /**
+   * Asks for the turns of the offered lanes that another instance writes as
+   * well: the last seq each granted one brings. A refused lane is let go
+   * (not busy) and asks again shortly. When asking fails (Redis away), none
+   * is granted: those lanes send one draft per batch, as without turns.
+   */
+  async function takeTurns(offered: Lane[], now: number): Promise<Map<Lane, number>> {
+    const granted = new Map<Lane, number>();
+    const shared = turns ? offered.filter((l) => l.contendedUntil > now) : [];
+    if (shared.length === 0) return granted;
+    let lasts: Array<number | null>;
+    try {
+      lasts = await turns!.takeTurns(shared.map((l) => l.sessionId));
+    } catch {
+      return granted;
+    }
+    shared.forEach((l, i) => {
+      const last = lasts[i];
+      if (last === null || last === undefined) {
+        l.busy = false;
+        askAgain(l);
+      } else {
+        granted.set(l, last);
+      }
+    });
+    return granted;
+  }
+
   async function store(offered: Lane[]): Promise<void> {
-    const now = Date.now();
-    const ordered: Entry[] = [];
-    const contended: Entry[] = [];
+    // busy from here: a draft appended while the turns are asked for waits for the next batch
     for (const l of offered) {
       l.offered = false;
-      const room = MAX_BATCH - ordered.length - contended.length;
-      if (room <= 0) {
+      l.busy = true;
+    }
+    const now = Date.now();
+    const turnOf = await takeTurns(offered, now);
+    // sessions with a turn go last in the ordered insert: a clash there (a writer without a turn) leaves only them untried
+    const free: Entry[] = [];
+    const inTurn: Entry[] = [];
+    const contended: Entry[] = [];
+    let size = 0;
+    for (const l of offered) {
+      if (!l.busy) continue; // refused its turn
+      const room = MAX_BATCH - size;
+      if (room <= 0 || l.waiting.length === 0) {
+        l.busy = false;
         offer(l);
         continue;
       }
-      const alone = l.contendedUntil > now;
+      const last = turnOf.get(l);
+      const alone = last === undefined && l.contendedUntil > now;
       const taken = l.waiting.splice(0, alone ? 1 : room);
-      l.busy = true;
-      let seq = Math.max(l.next, taken[0]!.hint + 1);
+      size += taken.length;
+      let seq = Math.max(l.next, taken[0]!.hint + 1, (last ?? 0) + 1);
+      const into = alone ? contended : last === undefined ? free : inTurn;
       for (const item of taken) {
-        (alone ? contended : ordered).push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
+        into.push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
         seq += 1;
       }
     }
-    if (ordered.length + contended.length === 0) return;
+    const ordered = inTurn.length === 0 ? free : [...free, ...inTurn];
+    /** per lane with a turn, the last seq it stored in this batch */
+    const storedTo = new Map<Lane, number>();
+    try {
+      if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, storedTo);
+    } finally {
+      // a turn not given back (Redis away) lapses with its lease
+      if (turnOf.size > 0) turns!.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
+    }
+  }
 
+  /** Inserts a batch's documents and settles each draft: stored, back in its lane, or clashed (settle). */
+  async function insertAndSettle(ordered: Entry[], contended: Entry[], storedTo: Map<Lane, number>): Promise<void> {
     let outcomes: readonly [Outcome, Outcome];
     try {
       outcomes = await lane.run(async () => [await insert(ordered, true), await insert(contended, false)] as const);
@@ -264,6 +341,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
         const result = outcome.get(i) ?? 'stored';
         if (result === 'stored') {
           e.lane.next = Math.max(e.lane.next, e.doc.seq + 1);
+          storedTo.set(e.lane, e.doc.seq);
           const message = lookups.toMessage(e.doc);
           lookups.remember(message);
           e.item.resolve({ message, created: true });

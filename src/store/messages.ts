@@ -22,7 +22,7 @@
  */
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Message } from '../domain/model.js';
-import type { MessageStore } from '../domain/ports.js';
+import type { MessageStore, SeqTurns } from '../domain/ports.js';
 import { createMessageAppender, IN_FLIGHT, type MessageDoc } from './message-appender.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
@@ -43,7 +43,8 @@ export const droppedMessageIndexes = ['session_sender_cid'];
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT })): MessageStore {
+/** `turns`: where several instances write one session, they take turns (message-appender.ts) */
+export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }), turns?: SeqTurns): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, number>();
 
@@ -80,7 +81,7 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     return seq;
   }
 
-  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember });
+  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, turns);
 
   return {
     findByCid,

@@ -1,5 +1,6 @@
 /** All repositories over one database, and the indexes they rely on. */
 import type { Db, IndexDescription } from 'mongodb';
+import type { SeqTurns } from '../domain/ports.js';
 import { accountIndexes, createAccountRepository } from './accounts.js';
 import { createCredentialRepository } from './credentials.js';
 import { createCursorRepository, cursorIndexes } from './cursors.js';
@@ -50,8 +51,12 @@ export async function ensureIndexes(db: Db): Promise<void> {
   }
 }
 
-/** `onError` hears of failed background writes (coalesced session updates). */
-export function createStores(db: Db, onError: (err: unknown) => void) {
+/**
+ * `onError` hears of failed background writes (coalesced session updates);
+ * `turns` are shared with the other instances (the broker's), so that two
+ * of them writing one session take turns.
+ */
+export function createStores(db: Db, onError: (err: unknown) => void, turns?: SeqTurns) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
   // two: the message store keeps two inserts on their way (message-appender.ts, IN_FLIGHT)
@@ -61,7 +66,7 @@ export function createStores(db: Db, onError: (err: unknown) => void) {
     accounts,
     directory: { ...sites, ...accounts },
     sessions: createSessionRepository(db, onError, lane),
-    messages: createMessageRepository(db, lane),
+    messages: createMessageRepository(db, lane, turns),
     cursors: createCursorRepository(db, lane),
     credentials: createCredentialRepository(db),
   };

@@ -13,6 +13,7 @@ import { ensureIndexes } from '../../src/store/stores.js';
 import { createMessageRepository, messageId } from '../../src/store/messages.js';
 import { STORE_RETRY_MS } from '../../src/store/message-appender.js';
 import type { WriteLane } from '../../src/store/write-lane.js';
+import { countingLane } from '../helpers/counting-lane.js';
 import { testDatabase } from '../helpers/infra.js';
 
 function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft {
@@ -26,23 +27,6 @@ function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft
     status: 'ok',
     createdAt: new Date(),
   };
-}
-
-/** A write lane that counts the insert commands and can fail the next ones after a delay. */
-function countingLane() {
-  const lane = {
-    commands: 0,
-    failNext: 0,
-    run<T>(write: () => Promise<T>): Promise<T> {
-      lane.commands += 1;
-      if (lane.failNext > 0) {
-        lane.failNext -= 1;
-        return new Promise((_, reject) => setTimeout(() => reject(new Error('connection reset')), 30));
-      }
-      return write();
-    },
-  } satisfies WriteLane & Record<string, unknown>;
-  return lane;
 }
 
 describe('message appends', () => {
