@@ -38,8 +38,8 @@
  * sessions in one round trip; a session whose turn it got goes into the
  * ordered insert with all its drafts, numbered on from the last seq the
  * previous turn stored, and the turn is given back once the insert is done;
- * a session refused its turn leaves the batch and asks again TURN_RETRY_MS
- * later. Without turns (none given, or asking failed) such a session sends
+ * a session refused its turn leaves the batch and asks again once the
+ * holder has stored (or TURN_RETRY_MS later). Without turns (none given, or asking failed) such a session sends
  * one draft per batch, as above. The insert stays the claim either way.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
@@ -97,8 +97,14 @@ export const STORE_RETRY_MS = 1000;
  * insert, where everything after a clash is left untried.
  */
 const CONTENDED_MS = 10_000;
-/** a session refused its turn (another instance is writing it) asks again after this */
-const TURN_RETRY_MS = 2;
+/**
+ * A session refused its turn (another instance is writing it) asks again as
+ * soon as the broker brings a message that instance stored (noteStored), or
+ * after this at the latest (the holder stored nothing, or writes through
+ * REST and the broker brings this process nothing of it). Well under
+ * broker/seq-turns.ts's TURN_OWED_MS, so that it stays owed the next turn.
+ */
+const TURN_RETRY_MS = 10;
 /**
  * After a failure, how long a lane takes from each sender with refused
  * drafts only those back (in their order) and refuses the sender's others:
@@ -435,6 +441,8 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (!l || seq < l.next) return;
       l.next = seq + 1;
       l.contendedUntil = Date.now() + CONTENDED_MS;
+      // refused its turn: the holder has stored, and gave the turn back before it published (one connection, in order)
+      if (askingAgain.delete(l)) offer(l);
     },
 
     append(draft, lastSeqHint) {
