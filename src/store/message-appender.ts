@@ -441,7 +441,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (!l || seq < l.next) return;
       l.next = seq + 1;
       l.contendedUntil = Date.now() + CONTENDED_MS;
-      // refused its turn: the holder has stored, and gave the turn back before it published (one connection, in order)
+      // refused its turn: the holder has stored, and gives its turn back as its insert returns, so it is usually free by now
       if (askingAgain.delete(l)) offer(l);
     },
 
