@@ -39,8 +39,9 @@
  * ordered insert with all its drafts, numbered on from the last seq the
  * previous turn stored, and the turn is given back once the insert is done;
  * a session refused its turn leaves the batch and asks again once the
- * holder has stored (or TURN_RETRY_MS later). Without turns (none given, or asking failed) such a session sends
- * one draft per batch, as above. The insert stays the claim either way.
+ * holder has stored (or TURN_RETRY_MS later). Without turns (none given, or
+ * asking failed) such a session sends one draft per batch, as above. The
+ * insert stays the claim either way.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
 import { createGatherer } from '../domain/gatherer.js';
