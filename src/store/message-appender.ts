@@ -309,18 +309,29 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       }
     }
     const ordered = inTurn.length === 0 ? free : [...free, ...inTurn];
-    /** per lane with a turn, the last seq it stored in this batch */
-    const storedTo = new Map<Lane, number>();
-    try {
-      if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, storedTo);
-    } finally {
+    let given = false;
+    /** gives the batch's turns back, each with the last seq its lane stored (once) */
+    const giveBack = (storedTo: Map<Lane, number>) => {
+      if (given || turnOf.size === 0) return;
+      given = true;
       // a turn not given back (Redis away) lapses with its lease
-      if (turnOf.size > 0) turns!.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
+      turns!.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
+    };
+    try {
+      if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, giveBack);
+    } finally {
+      giveBack(new Map());
     }
   }
 
-  /** Inserts a batch's documents and settles each draft: stored, back in its lane, or clashed (settle). */
-  async function insertAndSettle(ordered: Entry[], contended: Entry[], storedTo: Map<Lane, number>): Promise<void> {
+  /**
+   * Inserts a batch's documents and settles each draft: stored, back in its
+   * lane, or clashed (settle). The batch's turns go back before any draft is
+   * answered, so before any of its messages is published: the broker's
+   * connection carries both, in order, and an instance waiting for one of
+   * these turns asks again when such a message reaches it.
+   */
+  async function insertAndSettle(ordered: Entry[], contended: Entry[], giveBack: (storedTo: Map<Lane, number>) => void): Promise<void> {
     let outcomes: readonly [Outcome, Outcome];
     try {
       outcomes = await lane.run(async () => [await insert(ordered, true), await insert(contended, false)] as const);
@@ -328,6 +339,9 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       outcomes = [asError(err), asError(err)];
     }
     const [inOrder, oneEach] = outcomes;
+    const storedTo = new Map<Lane, number>();
+    if (!(inOrder instanceof Error)) ordered.forEach((e, i) => inOrder.has(i) || storedTo.set(e.lane, e.doc.seq));
+    giveBack(storedTo);
     const clashed: Entry[] = [];
     for (const [entries, outcome] of [
       [ordered, inOrder],
@@ -348,7 +362,6 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
         const result = outcome.get(i) ?? 'stored';
         if (result === 'stored') {
           e.lane.next = Math.max(e.lane.next, e.doc.seq + 1);
-          storedTo.set(e.lane, e.doc.seq);
           const message = lookups.toMessage(e.doc);
           lookups.remember(message);
           e.item.resolve({ message, created: true });
@@ -442,7 +455,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (!l || seq < l.next) return;
       l.next = seq + 1;
       l.contendedUntil = Date.now() + CONTENDED_MS;
-      // refused its turn: the holder has stored, and gives its turn back as its insert returns, so it is usually free by now
+      // refused its turn: the holder has stored, and gave its turn back before it published (insertAndSettle)
       if (askingAgain.delete(l)) offer(l);
     },
 
