@@ -35,6 +35,7 @@ import type { Push } from '../domain/ports.js';
 import type { Broker, Delivery, PresenceAccount, PushHandler, Unsubscribe } from './broker.js';
 import { createGatherer } from '../domain/gatherer.js';
 import { decodePush, encodePush } from './codec.js';
+import { defineScript } from './define-script.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
 import { createRedisSeqTurns } from './seq-turns.js';
 
@@ -186,9 +187,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   const keys = brokerKeys(opts.prefix);
   const instanceKey = keys.presenceInstance(instanceId);
   const instanceKeyPrefix = keys.presenceInstance('');
-  // a client shared with other users keeps the first definition (the same script)
-  if (typeof (redis as unknown as Record<string, unknown>).presenceLive !== 'function') redis.defineCommand('presenceLive', { numberOfKeys: 1, lua: PRESENCE_LIVE_LUA });
-  if (typeof (redis as unknown as Record<string, unknown>).publishEach !== 'function') redis.defineCommand('publishEach', { numberOfKeys: 0, lua: PUBLISH_EACH_LUA });
+  defineScript(redis, 'presenceLive', { numberOfKeys: 1, lua: PRESENCE_LIVE_LUA });
+  defineScript(redis, 'publishEach', { numberOfKeys: 0, lua: PUBLISH_EACH_LUA });
 
   const channels = new Map<string, Channel>();
   /** this instance's connections in presence, by connection id (keys and members are built when written: they would cost memory on every idle connection) */

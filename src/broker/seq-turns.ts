@@ -14,6 +14,7 @@
  */
 import type { Redis, Result } from 'ioredis';
 import type { SeqTurns } from '../domain/ports.js';
+import { defineScript } from './define-script.js';
 import type { BrokerKeys } from './keys.js';
 
 /** an instance that dies holding a turn keeps the other writers of its sessions waiting this long at most */
@@ -73,9 +74,8 @@ return 0
 
 export function createRedisSeqTurns(opts: { redis: Redis; keys: BrokerKeys; instanceId: string }): SeqTurns {
   const { redis, keys, instanceId } = opts;
-  // a client shared with other users keeps the first definition (the same script)
-  if (typeof (redis as unknown as Record<string, unknown>).takeTurns !== 'function') redis.defineCommand('takeTurns', { lua: TAKE_TURNS_LUA });
-  if (typeof (redis as unknown as Record<string, unknown>).giveTurns !== 'function') redis.defineCommand('giveTurns', { lua: GIVE_TURNS_LUA });
+  defineScript(redis, 'takeTurns', { lua: TAKE_TURNS_LUA });
+  defineScript(redis, 'giveTurns', { lua: GIVE_TURNS_LUA });
   const keysOf = (sessionIds: string[]) => sessionIds.flatMap((id) => [keys.seqTurn(id), keys.seqTurnOwed(id), keys.seqTurnLast(id)]);
 
   return {
