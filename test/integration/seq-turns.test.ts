@@ -147,9 +147,13 @@ describe('the message store, writing a session another instance writes too', () 
   });
 
   it('stores as before when the turns cannot be had (Redis away)', async () => {
+    // a client that never connects and queues nothing: every call to it fails at once
+    const offline = new Redis(testUrls().redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+    let asked = 0;
+    const turns = createRedisSeqTurns({ redis: offline, keys, instanceId: 'away' });
     const away: SeqTurns = {
-      takeTurns: () => Promise.reject(new Error('connection is closed')),
-      giveTurns: () => Promise.reject(new Error('connection is closed')),
+      takeTurns: (ids) => ((asked += 1), turns.takeTurns(ids)),
+      giveTurns: (given) => turns.giveTurns(given),
     };
     const other = createMessageRepository(db);
     const mine = createMessageRepository(db, undefined, away);
@@ -160,6 +164,13 @@ describe('the message store, writing a session another instance writes too', () 
       next.map((r) => r.message.seq),
       [3, 4],
     );
-    await waitFor(async () => (await storedSeqs('s-away')).length === 4, 2000, 'all four stored');
+    assert.ok(asked > 0, 'the shared session asked for its turn, and was stored without one');
+    assert.deepEqual(await storedSeqs('s-away'), [
+      [1, 'theirs-1'],
+      [2, 'mine-1'],
+      [3, 'mine-2'],
+      [4, 'mine-3'],
+    ]);
+    offline.disconnect();
   });
 });
