@@ -97,17 +97,18 @@ export class Fleet {
   }
 
   /**
-   * Connects both sides of every pair: visitors go to wsUrls[0], agents to
-   * wsUrls[1 mod n], so with two instances each pair's visitor is on one and
-   * its agent on the other. The endpoints are every visitor, then every
-   * agent: the schedule (run()) sends from endpoint k mod N, so a pair's two
-   * members take turns half a round apart, as people chatting do. Until
+   * Connects both sides of every pair (through `WebSocketCtor`, `ws` by
+   * default): visitors go to wsUrls[0], agents to wsUrls[1 mod n], so with
+   * two instances each pair's visitor is on one and its agent on the other.
+   * The endpoints are every visitor, then every agent: the schedule (run())
+   * sends from endpoint k mod N, so a pair's two members take turns half a
+   * round apart, as people chatting do. Until
    * 2026-12-06 they were next to each other and sent a millisecond apart,
    * which with two instances made every session's two writers race for the
    * same seq at every turn (a quarter to half of all inserts clashed).
    */
-  static async connect(pairs: Pair[], wsUrls: string[], log: (line: string) => void): Promise<Fleet> {
-    const client = (side: 0 | 1, token: string) => new ImClient({ url: wsUrls[side % wsUrls.length]!, token, WebSocket, sendTimeoutMs: SEND_TIMEOUT_MS });
+  static async connect(pairs: Pair[], wsUrls: string[], log: (line: string) => void, WebSocketCtor: new (url: string) => WebSocket = WebSocket): Promise<Fleet> {
+    const client = (side: 0 | 1, token: string) => new ImClient({ url: wsUrls[side % wsUrls.length]!, token, WebSocket: WebSocketCtor, sendTimeoutMs: SEND_TIMEOUT_MS });
     const n = pairs.length;
     const fleet = new Fleet(
       [
@@ -136,6 +137,12 @@ export class Fleet {
 
   close(): void {
     for (const ep of this.endpoints) ep.client.close();
+  }
+
+  /** The pairs' visitors (on the first instance) or agents (on the second, if there are two). */
+  clientsOf(side: 'visitor' | 'agent'): ImClient[] {
+    const n = this.endpoints.length / 2;
+    return this.endpoints.slice(side === 'visitor' ? 0 : n, side === 'visitor' ? n : undefined).map((ep) => ep.client);
   }
 
   /** The first few problems of the whole fleet's life, so a broken target cannot flood the log. */

@@ -10,6 +10,8 @@ export interface Options {
   sweep: number[] | undefined;
   /** idle connections per target; undefined: no idle scenario */
   idle: number | undefined;
+  /** the failover scenario (ours only): idle clients on the instance killed, and the pairs' rate meanwhile; undefined: not run */
+  failover: { idle: number; rate: number } | undefined;
   durationS: number;
   drainS: number;
   /** seconds at each rate before each target's measured run, not reported */
@@ -33,7 +35,7 @@ export const DEFAULT_HOLD_S = 150;
 /** idle scenario: the start of the hold that counts as just after connecting */
 export const EARLY_S = 15;
 
-export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--smoke] [...]
+export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--failover N] [--smoke] [...]
   --target     what to load: ours (the service), r0 (bare ws relay), r1 (ws + batched
                insertMany + Redis pub/sub), all (default)
   --instances  processes per target (default 1); with 2, each pair's visitor is on one and
@@ -42,6 +44,11 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--insta
                a rate missed is tried once more; a target's sweep stops at the first missed twice
   --idle       open N idle authenticated connections to one process of each target and
                measure its memory per connection (runs alone unless --sweep is given too)
+  --failover   ours only, two instances: the pairs chat at --failover-rate while one instance,
+               holding their visitors and N more idle visitors, is SIGKILLed; reports how long
+               until every client it held is back (on the other) and that nothing was lost
+               (runs alone unless --sweep is given too)
+  --failover-rate  msg/s offered during the failover scenario (default 1000)
   --pairs      visitor/agent pairs for the sweep, each in its own session (default 100)
   --duration   seconds of load per rate (default 10)
   --drain      after a rate's load, seconds without progress before missing messages count as lost (default 10)
@@ -59,6 +66,8 @@ export function options(argv?: string[]): Options {
       instances: { type: 'string' },
       sweep: { type: 'string' },
       idle: { type: 'string' },
+      failover: { type: 'string' },
+      'failover-rate': { type: 'string' },
       pairs: { type: 'string' },
       duration: { type: 'string' },
       drain: { type: 'string' },
@@ -91,12 +100,18 @@ export function options(argv?: string[]): Options {
   const smoke = values.smoke;
   const rates = values.sweep?.split(',').map((r) => number('sweep', r.trim(), 0, 1, 100_000));
   const idle = values.idle === undefined ? undefined : Math.round(number('idle', values.idle, 0, 1, 15_000));
+  const failover =
+    values.failover === undefined
+      ? undefined
+      : { idle: Math.round(number('failover', values.failover, 0, 0, 15_000)), rate: number('failover-rate', values['failover-rate'], 1000, 1, 100_000) };
+  if (values['failover-rate'] !== undefined && !failover) fail('--failover-rate needs --failover');
   return {
     targets: target === 'all' ? [...TARGETS] : [target as TargetName],
     instances,
     pairs: Math.round(number('pairs', values.pairs, smoke ? 5 : 100, 1, 5000)),
-    sweep: rates ? [...new Set(rates)].sort((a, b) => a - b) : idle !== undefined ? undefined : smoke ? [200] : DEFAULT_SWEEP,
+    sweep: rates ? [...new Set(rates)].sort((a, b) => a - b) : idle !== undefined || failover ? undefined : smoke ? [200] : DEFAULT_SWEEP,
     idle,
+    failover,
     durationS: number('duration', values.duration, smoke ? 2 : 10, 0.5, 3600),
     drainS: number('drain', values.drain, 10, 1, 600),
     warmupS: number('warmup', values.warmup, smoke ? 0 : 2, 0, 60),

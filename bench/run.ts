@@ -4,13 +4,16 @@
 // with its clients connected, and drives them with the same SDK clients at
 // increasing open-loop rates, the targets taking turns at each rate (a rate
 // missed is tried once more before a target's sweep stops); then
-// optionally holds idle connections to each, and prints every run plus the
-// issue's targets as ratios of ours to the baselines. Exits 1 when a message
-// was lost, duplicated, misordered or misrouted, or an idle connection was
-// dropped; slow is reported, never failed.
+// optionally holds idle connections to each, and kills one of two instances
+// of ours under load (bench/failover.ts); prints every run plus the issue's
+// targets as ratios of ours to the baselines. Exits 1 when a message was
+// lost, duplicated, misordered or misrouted, an idle connection was dropped,
+// or a client of the killed instance did not come back; slow is reported,
+// never failed.
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
+import { describeFailover, failover, failoverCorrect, type FailoverResult } from './failover.js';
 import { Fleet } from './load.js';
 import { holdIdle, type IdleResult } from './idle.js';
 import { startInfra, type Infra } from './infra.js';
@@ -151,6 +154,11 @@ async function main(): Promise<number> {
     }
     if (opts.idle !== undefined) for (const name of opts.targets) idleResults.set(name, await idle(name, infra, opts, opts.idle));
     if (opts.idle !== undefined && opts.instances > 1) notes.push('the idle scenario always runs one process per target: it measures connections per instance');
+    let failedOver: FailoverResult | undefined;
+    if (opts.failover) {
+      const { idle, rate } = opts.failover;
+      failedOver = await withTarget('ours', infra, opts, 2, (target) => failover(target, { idle, rate, pairs: opts.pairs, durationS: opts.durationS, drainS: opts.drainS, log }));
+    }
     console.log(
       render({
         backend: infra.backend,
@@ -166,9 +174,15 @@ async function main(): Promise<number> {
         loadAverage: [loadBefore, loadavg()[0]!],
       }),
     );
+    if (failedOver) console.log(`\n${describeFailover(failedOver)}`);
     const wrong = runs.filter((run) => !run.correct).map((run) => `messages lost, duplicated, misordered or misrouted: ${run.target} @ ${run.rate}/s`);
     for (const [name, i] of idleResults) if (i.held < i.connections || i.disconnects > 0) wrong.push(`idle connections dropped: ${name}`);
-    const passed = [...(runs.length ? ['no loss, no duplicates, in order'] : []), ...(idleResults.size ? ['every idle connection held'] : [])];
+    if (failedOver && !failoverCorrect(failedOver)) wrong.push('failover: messages lost, duplicated, misordered or misrouted, or clients not back');
+    const passed = [
+      ...(runs.length ? ['no loss, no duplicates, in order'] : []),
+      ...(idleResults.size ? ['every idle connection held'] : []),
+      ...(failedOver ? ['failover: every client back, nothing lost, duplicated or reordered'] : []),
+    ];
     console.log(wrong.length === 0 ? `\nPASS: ${passed.join('; ')}` : `\nFAIL: ${wrong.join('; ')}`);
     return wrong.length === 0 ? 0 : 1;
   } finally {

@@ -53,7 +53,8 @@ async function bounded<T>(count: number, parallel: number, make: (i: number) => 
 export async function createPairs(baseUrl: string, count: number, adminToken: string): Promise<Pair[]> {
   const site = await createSite(baseUrl, adminToken);
   return bounded(count, PAIRS_PARALLEL, async (i) => {
-    const email = `agent${i}@bench.example`;
+    // agent emails are unique across the service: a second batch of pairs (bench/failover.ts) is on a site of its own
+    const email = `agent${i}.${site.site.id}@bench.example`;
     await call(baseUrl, 'POST', '/agents', site.adminKey, { email, name: `Agent ${i}`, password: PASSWORD });
     const login = await call<{ token: string; agent: { id: string } }>(baseUrl, 'POST', '/auth/login', undefined, { email, password: PASSWORD });
     const visitor = await call<{ token: string; visitor: { id: string } }>(baseUrl, 'POST', '/visitors', undefined, { siteKey: site.siteKey });
