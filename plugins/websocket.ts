@@ -32,6 +32,8 @@ export interface WebsocketPluginOptions {
   ackTimeoutMs: number;
   resyncGapMs: number;
   authTimeoutMs: number;
+  /** connections set up at once (Gateway) */
+  setupConcurrency: number;
   maxFrameBytes: number;
   /** WebSocket connections this instance holds at most; 0: no limit */
   maxConnections: number;
@@ -48,6 +50,7 @@ export default fp<WebsocketPluginOptions>(
       ackTimeoutMs: opts.ackTimeoutMs,
       resyncGapMs: opts.resyncGapMs,
       authTimeoutMs: opts.authTimeoutMs,
+      setupConcurrency: opts.setupConcurrency,
       maxRetries: 6,
       maxFrameBytes: opts.maxFrameBytes,
       maxBufferedBytes: 8 * 1024 * 1024,

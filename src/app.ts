@@ -99,6 +99,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
     ackTimeoutMs: config.ackTimeoutMs,
     resyncGapMs: config.resyncGapMs,
     authTimeoutMs: config.authTimeoutMs,
+    setupConcurrency: config.wsSetupConcurrency,
     maxFrameBytes: config.maxFrameBytes,
     maxConnections: config.maxConnections,
   });

@@ -43,6 +43,8 @@ export interface Config {
   /** after pushes were lost (Redis flapped), clients are asked to reconnect and sync at most once per this long */
   resyncGapMs: number;
   authTimeoutMs: number;
+  /** WebSocket connections set up at once, from their auth frame to `ready`; the rest wait their turn */
+  wsSetupConcurrency: number;
   maxTextLength: number;
   maxFrameBytes: number;
   shutdownTimeoutMs: number;
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     ackTimeoutMs: int('ACK_TIMEOUT_MS', 3000, 50, 120_000),
     resyncGapMs: int('RESYNC_GAP_MS', 5000, 0, 600_000),
     authTimeoutMs: int('AUTH_TIMEOUT_MS', 5000, 100, 60_000),
+    wsSetupConcurrency: int('WS_SETUP_CONCURRENCY', 32, 1, 10_000),
     maxTextLength: int('MAX_TEXT_LENGTH', 4000, 1, 100_000),
     maxFrameBytes: int('MAX_FRAME_BYTES', 16_384, 256, 1_048_576),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),

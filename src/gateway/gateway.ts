@@ -3,6 +3,7 @@
  * domain operations, routes broker pushes to this instance's connections, and
  * keeps connections honest (heartbeats, retransmits, shutdown).
  */
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { RawData, WebSocket } from 'ws';
 import type { Broker, Delivery, Unsubscribe } from '../broker/broker.js';
 import type { ChatService } from '../domain/chat.js';
@@ -22,6 +23,11 @@ export interface GatewayOptions {
   authenticate(token: string): Promise<Actor | null>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   authTimeoutMs: number;
+  /**
+   * Connections set up at once (token, account, open sessions, subscriptions
+   * and presence, up to `ready`); the others wait their turn in arrival order.
+   */
+  setupConcurrency: number;
   heartbeatMs: number;
   ackTimeoutMs: number;
   maxRetries: number;
@@ -66,8 +72,17 @@ export class Gateway {
   /** when clients were last asked to reconnect and sync, and the next such ask if one is due */
   private lastResync = -Infinity;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set-ups run a few at a time. When an instance dies its clients all come
+   * here at once, and with every set-up under way together their thousands of
+   * database reads queued ahead of every chat message's insert in the
+   * MongoDB driver's pool: the chat of those already connected stalled for
+   * seconds (bench/failover.ts).
+   */
+  private readonly setups: LimitFunction;
 
   constructor(private readonly opts: GatewayOptions) {
+    this.setups = pLimit(opts.setupConcurrency);
     this.connectionOptions = {
       waitAck: { timeoutMs: opts.ackTimeoutMs, maxRetries: opts.maxRetries },
       maxBufferedBytes: opts.maxBufferedBytes,
@@ -147,7 +162,7 @@ export class Gateway {
         conn.close(CLOSE.UNAUTHORIZED, 'the first frame must be auth');
         return;
       }
-      void this.authenticate(conn, frame.token);
+      void this.setups(() => this.authenticate(conn, frame.token));
       return;
     }
     // Answered here rather than through handle(): every idle client sends one each heartbeat,
@@ -166,6 +181,7 @@ export class Gateway {
   }
 
   private async authenticate(conn: Connection, token: string): Promise<void> {
+    if (!conn.isOpen) return; // left while waiting its turn
     let actor: Actor | null = null;
     try {
       actor = await this.opts.authenticate(token);

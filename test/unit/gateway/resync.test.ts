@@ -21,6 +21,7 @@ const gateway = new Gateway({
   authenticate: async () => ({ id: 'visitor-1', siteId: 'site-1', kind: 'visitor', name: 'V' }),
   log: { warn() {}, error() {} },
   authTimeoutMs: 5000,
+  setupConcurrency: 4,
   heartbeatMs: 60_000,
   ackTimeoutMs: 3000,
   maxRetries: 3,
