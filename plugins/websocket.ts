@@ -19,6 +19,7 @@ import type { WebSocket } from 'ws';
 import { type AppError, errorBody, rateLimited, retryAfterSeconds, unavailable } from '../src/errors.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import { OVERLOAD_RETRY_AFTER_MS, overloaded } from '../src/limits/overload.js';
+import { METRIC } from '../src/metrics/names.js';
 import { CLOSE } from '../src/protocol/codes.js';
 
 declare module 'fastify' {
@@ -61,6 +62,8 @@ export default fp<WebsocketPluginOptions>(
       },
     });
     app.decorate('gateway', gateway);
+    app.metrics.gauge(METRIC.connections, 'WebSocket connections this instance holds', () => gateway.connectionCount);
+    app.metrics.gauge(METRIC.setupsWaiting, 'WebSocket connections waiting their turn to be set up (WS_SETUP_CONCURRENCY)', () => gateway.setupsWaiting);
 
     await app.register(websocket, {
       options: { maxPayload: Math.max(opts.maxFrameBytes * 4, 256 * 1024) },

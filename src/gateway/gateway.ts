@@ -99,6 +99,11 @@ export class Gateway {
     return this.all.size;
   }
 
+  /** connections whose auth frame came and that wait their turn to be set up */
+  get setupsWaiting(): number {
+    return this.setups.pendingCount;
+  }
+
   /** Takes a freshly upgraded socket: it must authenticate within `authTimeoutMs`. */
   accept(ws: WebSocket): void {
     // a counter, not a UUID: short ids are flat strings (a UUID is a chain of

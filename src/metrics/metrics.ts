@@ -3,13 +3,15 @@
  * instances in one process, as in the tests, never share counters), with
  * Node.js process metrics and the service's own.
  */
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRIC, REFUSAL_REASONS, type RefusalReason } from './names.js';
 
 export interface Metrics {
   registry: Registry;
   /** counts one refusal (a rate limit, slow mode, a connection limit or overload) */
   refused(reason: RefusalReason): void;
+  /** a gauge whose value is read at each scrape */
+  gauge(name: string, help: string, read: () => number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -23,5 +25,18 @@ export function createMetrics(): Metrics {
   });
   // Every reason is exported from the start at 0, so rate() and alerts see a series before the first refusal.
   for (const reason of REFUSAL_REASONS) refusals.inc({ reason }, 0);
-  return { registry, refused: (reason) => refusals.inc({ reason }) };
+  return {
+    registry,
+    refused: (reason) => refusals.inc({ reason }),
+    gauge(name, help, read) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    },
+  };
 }

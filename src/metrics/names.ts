@@ -5,6 +5,10 @@
 export const METRIC = {
   /** counter, label `reason`: work refused to protect the service */
   refusals: 'im_refusals_total',
+  /** gauge: WebSocket connections this instance holds */
+  connections: 'im_ws_connections',
+  /** gauge: WebSocket connections waiting their turn to be set up (WS_SETUP_CONCURRENCY): the backlog of a reconnect storm */
+  setupsWaiting: 'im_ws_setups_waiting',
 } as const;
 
 /** The `reason` label of `im_refusals_total`: which limit refused the work. */

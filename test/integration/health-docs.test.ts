@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createSite, createVisitor } from '../helpers/api.js';
+import { authedPeer } from '../helpers/raw-ws.js';
 import { type Service, startService } from '../helpers/service.js';
 
 describe('health checks and API documentation', () => {
@@ -98,6 +100,20 @@ describe('/metrics', () => {
     assert.equal(r.status, 200);
     assert.match(r.type, /^text\/plain/);
     assert.match(r.text, /^# HELP /m);
+  });
+
+  it('shows the WebSocket connections the instance holds and the set-ups waiting their turn', async () => {
+    const gauge = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await scrape(open)).text)?.[1]);
+    const before = await gauge('im_ws_connections');
+    assert.ok(Number.isInteger(before), 'the gauge is exported');
+    const site = await createSite(open);
+    const peers = await Promise.all([1, 2].map(async () => authedPeer(open.wsUrl, (await createVisitor(open, site)).token)));
+    assert.equal(await gauge('im_ws_connections'), before + 2);
+    assert.equal(await gauge('im_ws_setups_waiting'), 0, 'no backlog once they are ready');
+    for (const peer of peers) {
+      peer.close();
+      await peer.closed;
+    }
   });
 
   it('with METRICS_TOKEN, only a scraper presenting it gets the figures; others get 401 in the error shape and learn nothing', async () => {

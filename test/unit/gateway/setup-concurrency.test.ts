@@ -50,6 +50,7 @@ test('two set-ups at a time, the rest in arrival order; one that left while wait
   });
   await settle();
   assert.deepEqual(started, ['a', 'b'], 'two set-ups under way, three waiting');
+  assert.equal(gateway.setupsWaiting, 3, 'the backlog im_ws_setups_waiting shows');
 
   sockets[2]!.close(1000); // c gives up while waiting
   release.get('a')!();
@@ -61,6 +62,7 @@ test('two set-ups at a time, the rest in arrival order; one that left while wait
   release.get('d')!();
   await settle();
   assert.deepEqual(started, ['a', 'b', 'd', 'e']);
+  assert.equal(gateway.setupsWaiting, 0);
   release.get('e')!();
   await settle();
   assert.deepEqual(
