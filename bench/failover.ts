@@ -16,6 +16,7 @@
  */
 import WebSocket from 'ws';
 import { ImClient } from '../src/client/index.js';
+import { connectClients } from './idle.js';
 import { Fleet, withTimeout, type LoadResult } from './load.js';
 import { latency, ms, summarize } from './stats.js';
 import type { Target } from './target.js';
@@ -45,8 +46,6 @@ export interface FailoverResult {
   bystanders: LoadResult;
 }
 
-/** idle clients opening at once, as in the idle scenario */
-const PARALLEL = 200;
 /** how long the clients of the killed instance get to come back */
 const BACK_WITHIN_MS = 120_000;
 
@@ -73,20 +72,7 @@ export async function failover(target: Target, opts: FailoverOptions): Promise<F
   let bystanders: Fleet | undefined;
   try {
     bystanders = await Fleet.connect(await target.pairs(opts.pairs), [urls[1]!], opts.log);
-    const tokens = await target.idleTokens(opts.idle);
-    let next = 0;
-    const open = async () => {
-      while (next < tokens.length) {
-        const client = new ImClient({ url: urls[0]!, token: tokens[next++]!, WebSocket: Balanced });
-        idle.push(client);
-        await new Promise<void>((resolve, reject) => {
-          const offReady = client.on('ready', () => (offReady(), offState(), resolve()));
-          const offState = client.on('state', (s) => s.newState === 'closed' && reject(new Error(`an idle client could not connect: ${s.code ?? ''} ${s.reason ?? ''}`)));
-          client.connect();
-        });
-      }
-    };
-    await withTimeout(Promise.all(Array.from({ length: PARALLEL }, open)), 600_000, `${opts.idle} idle clients did not all connect`);
+    await connectClients(await target.idleTokens(opts.idle), urls[0]!, idle, { WebSocket: Balanced });
     opts.log(`failover: ${opts.pairs} pairs split across the instances, ${opts.pairs} on ${urls[1]} and ${idle.length} idle visitors connected; ${urls[0]} is killed a third of the way into the run`);
 
     // every client the first instance holds: the pairs' visitors (the fleet's first endpoints) and the idle ones

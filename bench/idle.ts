@@ -75,29 +75,13 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
   let disconnects = 0;
   const start = performance.now();
   const connectCpu = opts.cpu();
-  let next = 0;
   try {
-    const open = async () => {
-      while (next < tokens.length) {
-        const client = new ImClient({ url: proc.wsUrl, token: tokens[next++]!, WebSocket });
-        clients.push(client);
-        await new Promise<void>((resolve, reject) => {
-          const offReady = client.on('ready', () => {
-            offReady();
-            offState();
-            resolve();
-          });
-          const offState = client.on('state', (s) => {
-            if (s.newState === 'closed') reject(new Error(`an idle client could not connect: ${s.code ?? ''} ${s.reason ?? ''}`));
-          });
-          client.connect();
-        });
+    await connectClients(tokens, proc.wsUrl, clients, {
+      onReady: (client) =>
         client.on('state', (s) => {
           if (s.newState === 'disconnected') disconnects++;
-        });
-      }
-    };
-    await withTimeout(Promise.all(Array.from({ length: PARALLEL }, open)), 600_000, `${opts.count} idle clients did not all connect`);
+        }),
+    });
     const connectMs = performance.now() - start;
     connectCpu.stop();
     opts.log(`${target.name}: ${clients.length} idle clients connected in ${(connectMs / 1000).toFixed(1)} s; holding ${opts.holdS} s`);
@@ -137,8 +121,45 @@ export async function holdIdle(target: Target, opts: { count: number; holdS: num
       holdCpu: holdCpu.stop(),
     };
   } finally {
-    next = tokens.length; // after a failure, the other openers stop too
     for (const c of clients) c.close();
+  }
+}
+
+/**
+ * Connects a client per token to `url`, PARALLEL at a time, each added to
+ * `clients` as it is made (for the caller to close, however this ends);
+ * resolves once every one is ready; `onReady` hears of each as it gets
+ * ready. After a failure the openers stop.
+ */
+export async function connectClients(
+  tokens: string[],
+  url: string,
+  clients: ImClient[],
+  opts: { WebSocket?: new (url: string) => WebSocket; onReady?: (client: ImClient) => void } = {},
+): Promise<void> {
+  let next = 0;
+  const open = async () => {
+    while (next < tokens.length) {
+      const client = new ImClient({ url, token: tokens[next++]!, WebSocket: opts.WebSocket ?? WebSocket });
+      clients.push(client);
+      await new Promise<void>((resolve, reject) => {
+        const offReady = client.on('ready', () => {
+          offReady();
+          offState();
+          resolve();
+        });
+        const offState = client.on('state', (s) => {
+          if (s.newState === 'closed') reject(new Error(`an idle client could not connect: ${s.code ?? ''} ${s.reason ?? ''}`));
+        });
+        client.connect();
+      });
+      opts.onReady?.(client);
+    }
+  };
+  try {
+    await withTimeout(Promise.all(Array.from({ length: PARALLEL }, open)), 600_000, `${tokens.length} idle clients did not all connect`);
+  } finally {
+    next = tokens.length; // after a failure, the other openers stop too
   }
 }
 
