@@ -122,14 +122,14 @@ export function createChatService(deps: ChatDeps) {
 
   /**
    * The session as the per-frame paths (send, read, typing) see it: kept in
-   * memory until a transition is stamped (see SessionCache for the window),
-   * with the seq this process stored last, which is newer than the kept copy's.
+   * memory until a transition is stamped (see SessionCache for the window).
+   * Its lastSeq lags: those that need the last seq take the larger of it and
+   * seqHints' (append, markRead).
    */
   async function liveSession(actor: Actor, id: string): Promise<Session> {
     const s = await liveSessions.get(id);
     if (!s || !canView(actor, s)) throw notFound('session');
-    const last = seqHints.get(id) ?? 0;
-    return last > s.lastSeq ? { ...s, lastSeq: last } : s;
+    return s;
   }
 
   /**
