@@ -224,7 +224,8 @@ export function render(rep: Report): string {
     out.push('', `Sustainable rate: ${[...sustained].map(([name, s]) => `${name} ${sustainableText(s)}`).join(', ')}`);
   }
   if (rep.idle.size) out.push(...idleSection(rep));
-  out.push('', "The issue's targets (ratios are ours ÷ baseline, same machine, same run):", grid(['', 'measured', 'target', ''], targetRows(rep, sustained)));
+  // (a failover run alone measures none of them)
+  if (rep.sweep || rep.idle.size) out.push('', "The issue's targets (ratios are ours ÷ baseline, same machine, same run):", grid(['', 'measured', 'target', ''], targetRows(rep, sustained)));
   if (rep.notes.length) out.push('', ...rep.notes.map((n) => `note: ${n}`));
   return out.join('\n');
 }
