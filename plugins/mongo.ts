@@ -24,7 +24,12 @@ export default fp<MongoPluginOptions>(
     await client.connect();
     const db = client.db(opts.dbName ?? (new URL(opts.url).pathname.slice(1) || 'im'));
     await ensureIndexes(db);
-    const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'), opts.turns);
+    const stores = createStores(
+      db,
+      (err) => app.log.error({ err }, 'background write failed'),
+      opts.turns,
+      (err) => app.log.warn({ err }, 'turns at shared sessions cannot be had (Redis away?): such sessions store one message per batch until they can'),
+    );
     app.decorate('mongo', {
       client,
       stores,

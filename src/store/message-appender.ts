@@ -169,8 +169,14 @@ export interface MessageAppender {
   noteStored(sessionId: string, seq: number): void;
 }
 
-export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, turns?: SeqTurns): MessageAppender {
+/**
+ * `onTurnsLost` hears once when asking for turns starts failing (Redis away),
+ * not at every batch; once asking works again it may hear of the next outage.
+ */
+export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, turns?: SeqTurns, onTurnsLost?: (err: unknown) => void): MessageAppender {
   const lanes = new Map<string, Lane>();
+  /** asking for turns failed last time: the outage was reported */
+  let turnsLost = false;
   const batches = createGatherer<Lane>({ maxBatch: MAX_BATCH, send: store, waitMs: (last) => (last > 1 ? GATHER_MS : 0), maxInFlight: IN_FLIGHT });
   /** lanes refused their turn, to be offered again when `askTimer` fires */
   const askingAgain = new Set<Lane>();
@@ -261,7 +267,10 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     let lasts: Array<number | null>;
     try {
       lasts = await turns!.takeTurns(shared.map((l) => l.sessionId));
-    } catch {
+      turnsLost = false;
+    } catch (err) {
+      if (!turnsLost) onTurnsLost?.(err);
+      turnsLost = true;
       return granted;
     }
     shared.forEach((l, i) => {

@@ -43,8 +43,16 @@ export const droppedMessageIndexes = ['session_sender_cid'];
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-/** `turns`: where several instances write one session, they take turns (message-appender.ts) */
-export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }), turns?: SeqTurns): MessageStore {
+/**
+ * `turns`: where several instances write one session, they take turns
+ * (message-appender.ts); `onTurnsLost` hears once when they cannot be had.
+ */
+export function createMessageRepository(
+  db: Db,
+  lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }),
+  turns?: SeqTurns,
+  onTurnsLost?: (err: unknown) => void,
+): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, number>();
 
@@ -81,7 +89,7 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     return seq;
   }
 
-  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, turns);
+  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, turns, onTurnsLost);
 
   return {
     findByCid,

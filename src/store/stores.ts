@@ -54,9 +54,10 @@ export async function ensureIndexes(db: Db): Promise<void> {
 /**
  * `onError` hears of failed background writes (coalesced session updates);
  * `turns` are shared with the other instances (the broker's), so that two
- * of them writing one session take turns.
+ * of them writing one session take turns, and `onTurnsLost` hears once when
+ * they cannot be had (such sessions then store one message per batch).
  */
-export function createStores(db: Db, onError: (err: unknown) => void, turns?: SeqTurns) {
+export function createStores(db: Db, onError: (err: unknown) => void, turns?: SeqTurns, onTurnsLost?: (err: unknown) => void) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
   // two: the message store keeps two inserts on their way (message-appender.ts, IN_FLIGHT)
@@ -66,7 +67,7 @@ export function createStores(db: Db, onError: (err: unknown) => void, turns?: Se
     accounts,
     directory: { ...sites, ...accounts },
     sessions: createSessionRepository(db, onError, lane),
-    messages: createMessageRepository(db, lane, turns),
+    messages: createMessageRepository(db, lane, turns, onTurnsLost),
     cursors: createCursorRepository(db, lane),
     credentials: createCredentialRepository(db),
   };

@@ -152,7 +152,7 @@ describe('the message store, writing a session another instance writes too', () 
     assert.ok(asked > 0, 'the session was written in turns once the writers had clashed');
   });
 
-  it('stores as before when the turns cannot be had (Redis away)', async () => {
+  it('stores as before when the turns cannot be had (Redis away), and says so once', async () => {
     // a client that never connects and queues nothing: every call to it fails at once
     const offline = new Redis(testUrls().redisUrl, { lazyConnect: true, enableOfflineQueue: false });
     let asked = 0;
@@ -162,7 +162,8 @@ describe('the message store, writing a session another instance writes too', () 
       giveTurns: (given) => turns.giveTurns(given),
     };
     const other = createMessageRepository(db);
-    const mine = createMessageRepository(db, undefined, away);
+    const lost: unknown[] = [];
+    const mine = createMessageRepository(db, undefined, away, (err) => lost.push(err));
     await other.append(draft('s-away', 'theirs-1', 'agent-1'), 0);
     assert.equal((await mine.append(draft('s-away', 'mine-1', 'visitor-1'), 0)).message.seq, 2, 'past the clash');
     const next = await Promise.all(['mine-2', 'mine-3'].map((cid) => mine.append(draft('s-away', cid, 'visitor-1'), 0)));
@@ -170,7 +171,8 @@ describe('the message store, writing a session another instance writes too', () 
       next.map((r) => r.message.seq),
       [3, 4],
     );
-    assert.ok(asked > 0, 'the shared session asked for its turn, and was stored without one');
+    assert.ok(asked > 1, 'the shared session asked for its turn at each batch, and was stored without one');
+    assert.equal(lost.length, 1, 'the outage is reported once, not at every batch');
     assert.deepEqual(await storedSeqs('s-away'), [
       [1, 'theirs-1'],
       [2, 'mine-1'],
@@ -178,5 +180,31 @@ describe('the message store, writing a session another instance writes too', () 
       [4, 'mine-3'],
     ]);
     offline.disconnect();
+  });
+
+  it('says so again when the turns, back meanwhile, are lost a second time', async () => {
+    let down = true;
+    const real = turnsOf('flaky');
+    const flaky: SeqTurns = {
+      takeTurns: (ids) => (down ? Promise.reject(new Error('redis away')) : real.takeTurns(ids)),
+      giveTurns: (given) => (down ? Promise.reject(new Error('redis away')) : real.giveTurns(given)),
+    };
+    const lost: unknown[] = [];
+    const other = createMessageRepository(db);
+    const mine = createMessageRepository(db, undefined, flaky, (err) => lost.push(err));
+    await other.append(draft('s-flaky', 'theirs-1', 'agent-1'), 0);
+    await mine.append(draft('s-flaky', 'mine-1', 'visitor-1'), 0); // the clash makes the session shared
+    await mine.append(draft('s-flaky', 'mine-2', 'visitor-1'), 0);
+    assert.equal(lost.length, 1, 'the first outage');
+    down = false;
+    await mine.append(draft('s-flaky', 'mine-3', 'visitor-1'), 0);
+    assert.equal(lost.length, 1, 'nothing to say while the turns can be had');
+    down = true;
+    await mine.append(draft('s-flaky', 'mine-4', 'visitor-1'), 0);
+    assert.equal(lost.length, 2, 'the second outage');
+    assert.deepEqual(
+      (await storedSeqs('s-flaky')).map(([seq]) => seq),
+      [1, 2, 3, 4, 5],
+    );
   });
 });
