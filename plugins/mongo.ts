@@ -24,12 +24,8 @@ export default fp<MongoPluginOptions>(
     await client.connect();
     const db = client.db(opts.dbName ?? (new URL(opts.url).pathname.slice(1) || 'im'));
     await ensureIndexes(db);
-    const stores = createStores(
-      db,
-      (err) => app.log.error({ err }, 'background write failed'),
-      opts.turns,
-      (err) => app.log.warn({ err }, 'turns at shared sessions cannot be had (Redis away?): such sessions store one message per batch until they can'),
-    );
+    const onLost = (err: unknown) => app.log.warn({ err }, 'turns at shared sessions cannot be had (Redis away?): such sessions store one message per batch until they can');
+    const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'), opts.turns && { turns: opts.turns, onLost });
     app.decorate('mongo', {
       client,
       stores,

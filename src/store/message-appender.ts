@@ -170,10 +170,16 @@ export interface MessageAppender {
 }
 
 /**
- * `onTurnsLost` hears once when asking for turns starts failing (Redis away),
- * not at every batch; once asking works again it may hear of the next outage.
+ * Turns at writing the sessions another instance writes too (SeqTurns), and
+ * who hears when they cannot be had (Redis away): once when asking starts to
+ * fail, not at every batch, and again only after asking worked meanwhile.
  */
-export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, turns?: SeqTurns, onTurnsLost?: (err: unknown) => void): MessageAppender {
+export interface TurnTaking {
+  turns: SeqTurns;
+  onLost?(err: unknown): void;
+}
+
+export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, taking?: TurnTaking): MessageAppender {
   const lanes = new Map<string, Lane>();
   /** asking for turns failed last time: the outage was reported */
   let turnsLost = false;
@@ -262,14 +268,14 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
    */
   async function takeTurns(offered: Lane[], now: number): Promise<Map<Lane, number>> {
     const granted = new Map<Lane, number>();
-    const shared = turns ? offered.filter((l) => l.contendedUntil > now) : [];
+    const shared = taking ? offered.filter((l) => l.contendedUntil > now) : [];
     if (shared.length === 0) return granted;
     let lasts: Array<number | null>;
     try {
-      lasts = await turns!.takeTurns(shared.map((l) => l.sessionId));
+      lasts = await taking!.turns.takeTurns(shared.map((l) => l.sessionId));
       turnsLost = false;
     } catch (err) {
-      if (!turnsLost) onTurnsLost?.(err);
+      if (!turnsLost) taking!.onLost?.(err);
       turnsLost = true;
       return granted;
     }
@@ -324,7 +330,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (given || turnOf.size === 0) return;
       given = true;
       // a turn not given back (Redis away) lapses with its lease
-      turns!.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
+      taking!.turns.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
     };
     try {
       if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, giveBack);

@@ -22,8 +22,8 @@
  */
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Message } from '../domain/model.js';
-import type { MessageStore, SeqTurns } from '../domain/ports.js';
-import { createMessageAppender, IN_FLIGHT, type MessageDoc } from './message-appender.js';
+import type { MessageStore } from '../domain/ports.js';
+import { createMessageAppender, IN_FLIGHT, type MessageDoc, type TurnTaking } from './message-appender.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
 /** parallel `_id` lookups per round trip when reading a range */
@@ -43,16 +43,8 @@ export const droppedMessageIndexes = ['session_sender_cid'];
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-/**
- * `turns`: where several instances write one session, they take turns
- * (message-appender.ts); `onTurnsLost` hears once when they cannot be had.
- */
-export function createMessageRepository(
-  db: Db,
-  lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }),
-  turns?: SeqTurns,
-  onTurnsLost?: (err: unknown) => void,
-): MessageStore {
+/** `taking`: where several instances write one session, they take turns (message-appender.ts) */
+export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }), taking?: TurnTaking): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Map<string, number>();
 
@@ -89,7 +81,7 @@ export function createMessageRepository(
     return seq;
   }
 
-  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, turns, onTurnsLost);
+  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, taking);
 
   return {
     findByCid,

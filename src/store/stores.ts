@@ -1,6 +1,5 @@
 /** All repositories over one database, and the indexes they rely on. */
 import type { Db, IndexDescription } from 'mongodb';
-import type { SeqTurns } from '../domain/ports.js';
 import { accountIndexes, createAccountRepository } from './accounts.js';
 import { createCredentialRepository } from './credentials.js';
 import { createCursorRepository, cursorIndexes } from './cursors.js';
@@ -9,7 +8,7 @@ import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
 import { isIndexNotFound } from './ids.js';
-import { IN_FLIGHT } from './message-appender.js';
+import { IN_FLIGHT, type TurnTaking } from './message-appender.js';
 import { createWriteLane } from './write-lane.js';
 
 const INDEXES: Record<string, IndexDescription[]> = {
@@ -53,11 +52,11 @@ export async function ensureIndexes(db: Db): Promise<void> {
 
 /**
  * `onError` hears of failed background writes (coalesced session updates);
- * `turns` are shared with the other instances (the broker's), so that two
- * of them writing one session take turns, and `onTurnsLost` hears once when
+ * `taking` holds the turns shared with the other instances (the broker's),
+ * so that two of them writing one session take turns, and who hears when
  * they cannot be had (such sessions then store one message per batch).
  */
-export function createStores(db: Db, onError: (err: unknown) => void, turns?: SeqTurns, onTurnsLost?: (err: unknown) => void) {
+export function createStores(db: Db, onError: (err: unknown) => void, taking?: TurnTaking) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
   // two: the message store keeps two inserts on their way (message-appender.ts, IN_FLIGHT)
@@ -67,7 +66,7 @@ export function createStores(db: Db, onError: (err: unknown) => void, turns?: Se
     accounts,
     directory: { ...sites, ...accounts },
     sessions: createSessionRepository(db, onError, lane),
-    messages: createMessageRepository(db, lane, turns, onTurnsLost),
+    messages: createMessageRepository(db, lane, taking),
     cursors: createCursorRepository(db, lane),
     credentials: createCredentialRepository(db),
   };

@@ -86,7 +86,7 @@ describe('the message store, writing a session another instance writes too', () 
   it('waits while the other instance has the turn, then goes on from the seq it stored, without a clash', async () => {
     const other = createMessageRepository(db);
     const lane = countingLane();
-    const mine = createMessageRepository(db, lane, turnsOf('mine'));
+    const mine = createMessageRepository(db, lane, { turns: turnsOf('mine') });
     const elsewhere = turnsOf('elsewhere');
     // another instance stored seq 1; this one, not knowing, clashes once: from then on the session counts as shared
     await other.append(draft('s-shared', 'theirs-1', 'agent-1'), 0);
@@ -128,7 +128,7 @@ describe('the message store, writing a session another instance writes too', () 
       takeTurns: (ids) => ((asked += ids.length), turns.takeTurns(ids)),
       giveTurns: (given) => turns.giveTurns(given),
     });
-    const writers = ['a', 'b', 'c'].map((name) => ({ name, store: createMessageRepository(db, undefined, counted(turnsOf(`race-${name}`))) }));
+    const writers = ['a', 'b', 'c'].map((name) => ({ name, store: createMessageRepository(db, undefined, { turns: counted(turnsOf(`race-${name}`)) }) }));
     const sends: Array<Promise<{ message: { seq: number } }>> = [];
     for (let round = 0; round < 10; round++) {
       for (let i = 0; i < 3; i++) {
@@ -163,7 +163,7 @@ describe('the message store, writing a session another instance writes too', () 
     };
     const other = createMessageRepository(db);
     const lost: unknown[] = [];
-    const mine = createMessageRepository(db, undefined, away, (err) => lost.push(err));
+    const mine = createMessageRepository(db, undefined, { turns: away, onLost: (err) => lost.push(err) });
     await other.append(draft('s-away', 'theirs-1', 'agent-1'), 0);
     assert.equal((await mine.append(draft('s-away', 'mine-1', 'visitor-1'), 0)).message.seq, 2, 'past the clash');
     const next = await Promise.all(['mine-2', 'mine-3'].map((cid) => mine.append(draft('s-away', cid, 'visitor-1'), 0)));
@@ -191,7 +191,7 @@ describe('the message store, writing a session another instance writes too', () 
     };
     const lost: unknown[] = [];
     const other = createMessageRepository(db);
-    const mine = createMessageRepository(db, undefined, flaky, (err) => lost.push(err));
+    const mine = createMessageRepository(db, undefined, { turns: flaky, onLost: (err) => lost.push(err) });
     await other.append(draft('s-flaky', 'theirs-1', 'agent-1'), 0);
     await mine.append(draft('s-flaky', 'mine-1', 'visitor-1'), 0); // the clash makes the session shared
     await mine.append(draft('s-flaky', 'mine-2', 'visitor-1'), 0);
