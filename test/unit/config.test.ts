@@ -46,6 +46,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.equal(c.ackTimeoutMs, 3000);
   assert.equal(c.resyncGapMs, 5000);
   assert.equal(c.authTimeoutMs, 5000);
+  assert.equal(c.wsSetupConcurrency, 32);
   assert.equal(c.maxTextLength, 4000);
   assert.equal(c.maxFrameBytes, 16_384);
   assert.equal(c.shutdownTimeoutMs, 10_000);
@@ -96,6 +97,7 @@ test('each bad value is reported with the variable name and what was given', () 
     [{ PORT: 'http' }, /^PORT="http"/],
     [{ ACK_TIMEOUT_MS: '10' }, /^ACK_TIMEOUT_MS="10": expected a whole number from 50/],
     [{ AUTH_TIMEOUT_MS: '2.5' }, /^AUTH_TIMEOUT_MS="2.5"/],
+    [{ WS_SETUP_CONCURRENCY: '0' }, /^WS_SETUP_CONCURRENCY="0": expected a whole number from 1 to 10000$/],
     [{ HEARTBEAT_SECONDS: '0' }, /^HEARTBEAT_SECONDS="0"/],
     [{ INACTIVITY_CLOSE_SECONDS: '-5' }, /^INACTIVITY_CLOSE_SECONDS="-5"/],
     [{ MAX_TEXT_LENGTH: '100001' }, /^MAX_TEXT_LENGTH="100001"/],
