@@ -10,8 +10,8 @@ export interface Metrics {
   registry: Registry;
   /** counts one refusal (a rate limit, slow mode, a connection limit or overload) */
   refused(reason: RefusalReason): void;
-  /** a gauge whose value is read at each scrape */
-  gauge(name: string, help: string, read: () => number): void;
+  /** a gauge whose value is read at each scrape (its name from names.ts, as every metric's) */
+  gauge(name: (typeof METRIC)[keyof typeof METRIC], help: string, read: () => number): void;
 }
 
 export function createMetrics(): Metrics {
