@@ -24,16 +24,18 @@ import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Message } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
 import { createMessageAppender, IN_FLIGHT, type MessageDoc, type TurnTaking } from './message-appender.js';
+import { Recent } from './recent.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
 /** parallel `_id` lookups per round trip when reading a range */
 const READ_FAN_OUT = 25;
 /**
  * Recent (session, sender, cid) → seq, so that most resends cost one `_id`
- * lookup instead of a scan. The seq, not the message: at 3,000 msg/s whole
- * messages (and the `msg` frames cached with them) kept here for seconds
- * were most of what the process promoted to V8's old generation, which its
- * major collections then paused the event loop to clear.
+ * lookup instead of a scan: the last CID_CACHE_SIZE / 2 stored at least,
+ * CID_CACHE_SIZE at most (recent.ts). The seq, not the message: at 3,000
+ * msg/s whole messages (and the `msg` frames cached with them) kept here for
+ * seconds were most of what the process promoted to V8's old generation,
+ * which its major collections then paused the event loop to clear.
  */
 const CID_CACHE_SIZE = 20_000;
 
@@ -46,10 +48,9 @@ export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq
 /** `taking`: where several instances write one session, they take turns (message-appender.ts) */
 export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }), taking?: TurnTaking): MessageStore {
   const col: Collection<MessageDoc> = db.collection('messages');
-  const recent = new Map<string, number>();
+  const recent = new Recent<number>(CID_CACHE_SIZE);
 
   function remember(m: Message) {
-    if (recent.size >= CID_CACHE_SIZE) recent.delete(recent.keys().next().value!);
     recent.set(cidKey(m.sessionId, m.from.id, m.cid), m.seq);
   }
 
