@@ -148,23 +148,30 @@ export function createChatService(deps: ChatDeps) {
   /**
    * Stores a message (or finds its earlier copy) and pushes it to the
    * session's recipients. The store is asked at once (it keeps the session's
-   * messages in the order asked, several on their way); the pushes go one
-   * after another per session, so recipients hear them in seq order.
+   * messages in the order asked, several on their way); the pushes leave one
+   * after another per session, so recipients hear them in seq order. A push
+   * leaves without waiting for the one before it to be acknowledged (the
+   * broker keeps the order it was handed them in): a batch's messages of one
+   * session then cost the broker one round trip, not one each. Each caller
+   * still waits for its own push, so that a push that fails fails its send,
+   * whose resend pushes it again (below).
    */
   function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
     const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
     const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, hint);
     stored.catch(() => undefined); // awaited in its turn below; a failure before then is not unhandled
-    return pushQueue.run(session.id, async () => {
+    const handed = pushQueue.run(session.id, async () => {
       const { message, created } = await stored;
       noteStored(session.id, message.seq);
       // A resend can find its message stored by a process that died before it recorded or pushed
       // it (the session's lastSeq is still behind it): finish that work now, or nobody ever hears
       // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
-      if (created || message.seq > session.lastSeq) {
-        await sessions.noteAppended(session.id, message.seq, message.createdAt, message.from.kind === 'system' ? undefined : message.from.id);
-        await fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message });
-      }
+      if (!created && message.seq <= session.lastSeq) return { message, created, pushed: undefined };
+      await sessions.noteAppended(session.id, message.seq, message.createdAt, message.from.kind === 'system' ? undefined : message.from.id);
+      return { message, created, pushed: fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message }) };
+    });
+    return handed.then(async ({ message, created, pushed }) => {
+      await pushed;
       return { message, created };
     });
   }
