@@ -35,8 +35,11 @@ export async function startProcess(opts: {
   // the inspector (on a port of its own choosing, loopback only) lets the idle scenario read the live heap
   // BENCH_CPU_PROF_DIR: each target process writes a V8 CPU profile there when it stops
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  // BENCH_NODE_OPTIONS: Node or V8 options for every target process, space-separated (an experiment: the
+  // targets then no longer run as `npm start` does)
+  const extra = process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
   if (!existsSync(join(rootDir, opts.entry))) throw new Error(`${opts.entry} is not built: run the bench with \`npm run bench\`, which compiles the targets first`);
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...profile, opts.entry], {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...profile, ...extra, opts.entry], {
     cwd: rootDir,
     env: { ...process.env, ...opts.env, HOST: '127.0.0.1', PORT: String(opts.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
