@@ -105,6 +105,41 @@ test('messages sent at once get contiguous seqs in the order they were sent', as
   assert.equal(w.sessions.get(sid)!.lastSeq, 12);
 });
 
+test("a session's pushes go to the broker in seq order without waiting for each other's acknowledgement; each send waits for its own", async () => {
+  const { w, visitor, sid } = await activeSession();
+  const acks = new Map<number, () => void>();
+  w.pushAck = (push) => new Promise((resolve) => acks.set(push.kind === 'message' ? push.message.seq : 0, resolve));
+  const answered: number[] = [];
+  const sends = ['a', 'b', 'c'].map((cid) => w.chat.sendMessage(visitor, sid, { cid, text: cid }).then((m) => (answered.push(m.seq), m)));
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await settle();
+  const handed = w.pushed.flatMap((p) => (p.push.kind === 'message' && p.push.message.type === 'chat' ? [p.push.message.seq] : []));
+  assert.deepEqual(handed, [3, 4, 5], 'all three handed over, in seq order, none acknowledged yet');
+  assert.deepEqual(answered, [], 'no send is answered before its push is acknowledged');
+  acks.get(4)!();
+  await settle();
+  assert.deepEqual(answered, [4], 'the acknowledged one is answered');
+  acks.get(3)!();
+  acks.get(5)!();
+  assert.deepEqual((await Promise.all(sends)).map((m) => m.seq), [3, 4, 5]);
+});
+
+test('a send whose push fails is refused; its resend answers the original and pushes it again', async () => {
+  const { w, visitor, sid } = await activeSession();
+  w.pushAck = async () => {
+    throw new Error('redis away');
+  };
+  await assert.rejects(w.chat.sendMessage(visitor, sid, { cid: 'p', text: 'hello' }), /redis away/);
+  w.pushAck = undefined;
+  const again = await w.chat.sendMessage(visitor, sid, { cid: 'p', text: 'hello' });
+  assert.equal(w.messages.filter((m) => m.cid === 'p').length, 1, 'stored once');
+  const pushes = w.pushed.filter((p) => p.push.kind === 'message' && p.push.message.cid === 'p');
+  assert.equal(pushes.length, 2, 'pushed again by the resend');
+  assert.equal(pushes[1]!.push.kind === 'message' && pushes[1]!.push.message.id, again.id);
+});
+
 test('a resend with the same cid returns the original message and stores nothing new', async () => {
   const { w, visitor, sid } = await activeSession();
   const first = await w.chat.sendMessage(visitor, sid, { cid: 'same', text: 'hello' });

@@ -52,6 +52,8 @@ export interface World {
   limiterCalls: Array<{ senderId: string; siteId: string; slowModeMs: number }>;
   /** what the limiter answers (default: admit everything) */
   refusal: LimitRefusal | null;
+  /** when the broker acknowledges a push to accounts, already recorded in `pushed` (default: at once) */
+  pushAck: ((push: Push) => Promise<void>) | undefined;
   /** site reads, to see what is cached */
   siteReads: number;
   /** the seq hint of each append, in order: the append tries the seq after it first */
@@ -221,6 +223,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
   const fanout: Fanout = {
     async toAccounts(to, push) {
       pushed.push({ to, push });
+      await world.pushAck?.(push);
     },
     async toSiteAgents(siteId, push) {
       pushed.push({ to: { siteAgents: siteId }, push });
@@ -288,6 +291,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     limiterCalls,
     appendHints,
     refusal: null,
+    pushAck: undefined,
     get siteReads() {
       return siteReads;
     },
