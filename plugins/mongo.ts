@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import { MongoClient } from 'mongodb';
 import type { SeqTurns } from '../src/domain/ports.js';
+import { METRIC } from '../src/metrics/names.js';
 import { ensureIndexes, createStores, type Stores } from '../src/store/stores.js';
 
 declare module 'fastify' {
@@ -26,6 +27,7 @@ export default fp<MongoPluginOptions>(
     await ensureIndexes(db);
     const onLost = (err: unknown) => app.log.warn({ err }, 'turns at shared sessions cannot be had (Redis away?): such sessions store one message per batch until they can');
     const stores = createStores(db, (err) => app.log.error({ err }, 'background write failed'), opts.turns && { turns: opts.turns, onLost });
+    app.metrics.gauge(METRIC.storeLag, 'How long the messages waiting to be stored have waited, in seconds (MAX_STORE_LAG_MS)', () => stores.messages.lagMs() / 1000);
     app.decorate('mongo', {
       client,
       stores,
@@ -43,5 +45,5 @@ export default fp<MongoPluginOptions>(
       await client.close();
     });
   },
-  { name: 'mongo' },
+  { name: 'mongo', dependencies: ['metrics'] },
 );

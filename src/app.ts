@@ -75,6 +75,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
   await instance.register(pressurePlugin, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxHeapUsedBytes: config.maxHeapUsedBytes,
+    maxStoreLagMs: config.maxStoreLagMs,
     ...(overloadProbe ? { probe: overloadProbe } : {}),
   });
 

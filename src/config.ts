@@ -66,6 +66,8 @@ export interface Config {
   /** overload thresholds (0: not checked) */
   maxEventLoopDelayMs: number;
   maxHeapUsedBytes: number;
+  /** how long messages may wait to be stored before the instance counts as overloaded (0: not checked) */
+  maxStoreLagMs: number;
 }
 
 export class ConfigError extends Error {
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     restRatePerMin: int('REST_RATE_PER_MIN', 600, 0, 1_000_000),
     maxEventLoopDelayMs: int('MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
     maxHeapUsedBytes: int('MAX_HEAP_USED_MB', 0, 0, 1_048_576) * 1024 * 1024,
+    maxStoreLagMs: int('MAX_STORE_LAG_MS', 1000, 0, 600_000),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

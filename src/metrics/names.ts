@@ -9,6 +9,8 @@ export const METRIC = {
   connections: 'im_ws_connections',
   /** gauge: WebSocket connections waiting their turn to be set up (WS_SETUP_CONCURRENCY): the backlog of a reconnect storm */
   setupsWaiting: 'im_ws_setups_waiting',
+  /** gauge: how long the messages waiting to be stored have waited (MAX_STORE_LAG_MS refuses new work past it) */
+  storeLag: 'im_store_lag_seconds',
 } as const;
 
 /** The `reason` label of `im_refusals_total`: which limit refused the work. */

@@ -130,6 +130,8 @@ export interface AppenderLookups {
 
 interface Draft {
   draft: MessageDraft;
+  /** when it was appended (ms since the epoch) */
+  since: number;
   /** a stored seq of the session, at least (may lag, never lead) */
   hint: number;
   attempts: number;
@@ -165,6 +167,15 @@ type Outcome = Map<number, 'clash' | 'untried'> | Error;
 
 export interface MessageAppender {
   append(draft: MessageDraft, lastSeqHint: number): Promise<AppendResult>;
+  /**
+   * How far behind storing is, in ms: how long the oldest draft of the last
+   * batch stored had waited since it was appended, or how long the oldest
+   * draft of a batch still on its way has, if that is longer (a store that
+   * stops answering shows too). Drafts waiting in their lanes wait for a
+   * batch on its way, so they show once it is stored. 0 while no batch is on
+   * its way: then nothing waits for the store.
+   */
+  lagMs(): number;
   /** Seq `seq` of the session is stored, by this process or another (the broker said so). */
   noteStored(sessionId: string, seq: number): void;
 }
@@ -187,6 +198,10 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
   /** lanes refused their turn, to be offered again when `askTimer` fires */
   const askingAgain = new Set<Lane>();
   let askTimer: NodeJS.Timeout | undefined;
+  /** the wait of the oldest draft in the last batch stored, ms (lagMs) */
+  let lastLag = 0;
+  /** per batch on its way: when its oldest draft was appended */
+  const flying = new Set<{ oldest: number }>();
 
   function offer(l: Lane): void {
     if (l.busy || l.offered || l.waiting.length === 0) return;
@@ -324,6 +339,10 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       }
     }
     const ordered = inTurn.length === 0 ? free : [...free, ...inTurn];
+    let oldest = now;
+    for (const entries of [ordered, contended]) for (const e of entries) oldest = Math.min(oldest, e.item.since);
+    const batch = { oldest };
+    flying.add(batch);
     let given = false;
     /** gives the batch's turns back, each with the last seq its lane stored (once) */
     const giveBack = (storedTo: Map<Lane, number>) => {
@@ -335,6 +354,8 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     try {
       if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, giveBack);
     } finally {
+      flying.delete(batch);
+      if (ordered.length + contended.length > 0) lastLag = Date.now() - oldest;
       giveBack(new Map());
     }
   }
@@ -474,12 +495,21 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (askingAgain.delete(l)) offer(l);
     },
 
+    lagMs() {
+      // nothing on its way: nothing is waiting for the store (a lane refused its turn waits for another instance)
+      if (flying.size === 0) return 0;
+      let lag = lastLag;
+      const now = Date.now();
+      for (const b of flying) lag = Math.max(lag, now - b.oldest);
+      return lag;
+    },
+
     append(draft, lastSeqHint) {
       const l = laneOf(draft.sessionId);
       const refusal = turnRefused(l, draft);
       if (refusal) return Promise.reject(refusal);
       return new Promise((resolve, reject) => {
-        l.waiting.push({ draft, hint: lastSeqHint, attempts: 0, firstClash: 0, resolve, reject });
+        l.waiting.push({ draft, since: Date.now(), hint: lastSeqHint, attempts: 0, firstClash: 0, resolve, reject });
         offer(l);
       });
     },

@@ -3,7 +3,8 @@
  * message flood spread over two instances is limited in total, slow mode
  * holds visitors and nobody else, WebSocket connection attempts per IP and
  * connections per instance are capped, the REST API is limited per IP, and an
- * overloaded instance refuses new work with 503 instead of answering late.
+ * overloaded instance (its event loop, or its store falling behind) refuses
+ * new work with 503 instead of answering late.
  * Every refusal answers with a retry time, stores nothing, and is counted in
  * /metrics.
  *
@@ -19,6 +20,8 @@ import { assertErrorFrame, assertRestError } from '../helpers/errors.js';
 import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
+import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js';
+import { testUrls } from '../helpers/infra.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 interface HttpReply {
@@ -449,5 +452,71 @@ describe('overload', () => {
     assert.equal((await wsSend(peer, sid, 'under-pressure')).t, 'sent');
     assert.equal((await wsSend(peer, sid, 'after')).t, 'sent');
     assert.deepEqual(await storedCids(service, agent.token, sid), ['under-pressure', 'after']);
+  });
+});
+
+describe('overload: a store that falls behind', () => {
+  const MAX_STORE_LAG_MS = 200;
+  let proxy: StallProxy;
+  let service: Service;
+  let site: SiteFixture;
+  const peers: RawPeer[] = [];
+
+  before(async () => {
+    // the database behind a proxy that can stop passing the service's commands on
+    proxy = await startStallProxy(testUrls().mongoUrl);
+    service = await startService({ mongodbUrl: proxy.url, maxStoreLagMs: MAX_STORE_LAG_MS });
+    site = await createSite(service);
+  });
+
+  after(async () => {
+    proxy.resume();
+    for (const p of peers) p.close();
+    await Promise.all(peers.map((p) => p.closed));
+    await service.close();
+    await proxy.close();
+  });
+
+  /** `im_store_lag_seconds` as GET /metrics shows it */
+  async function storeLag(): Promise<number> {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const m = /^im_store_lag_seconds (\S+)$/m.exec(text);
+    assert.ok(m, '/metrics has im_store_lag_seconds');
+    return Number(m[1]);
+  }
+
+  it('refuses new work while messages wait to be stored past MAX_STORE_LAG_MS, stores what it took once the store answers, and recovers', async () => {
+    const { agent, sid } = await activeSession(service, site);
+    const peer = await authedPeer(service.wsUrl, agent.token);
+    peers.push(peer);
+    const counted = await refusals(service, 'overload');
+    // the first send reads the session from the store; later ones find it in memory, as under load
+    assert.equal((await wsSend(peer, sid, 'first')).t, 'sent');
+    assert.equal(await storeLag(), 0, 'nothing waits');
+
+    proxy.stall();
+    // taken before the overload: it waits for the store, and is not lost
+    const taken = wsSend(peer, sid, 'taken');
+
+    await waitFor(() => service.app.isUnderPressure(), 5000, 'the store lag to be noticed');
+    assert.ok((await storeLag()) > MAX_STORE_LAG_MS / 1000, 'the gauge shows how far behind the store is');
+
+    const refusedSend = await wsSend(peer, sid, 'refused');
+    assertErrorFrame(refusedSend, 'unavailable');
+    assert.ok(refusedSend.retryAfterMs > 0);
+    const rest = await send(service, agent.token, sid, 'refused-rest');
+    assertRestError({ status: rest.status, body: rest.body }, 503, 'unavailable');
+    assertRetryAfter(rest, 60);
+    assert.equal((await http(service, 'GET', '/health/live')).status, 200);
+    assert.equal((await refusals(service, 'overload')) - counted, 2);
+
+    proxy.resume();
+    assert.equal((await taken).t, 'sent', 'the message taken before is stored once the store answers');
+    await waitFor(() => !service.app.isUnderPressure(), 5000, 'the overload to pass');
+    assert.equal(await storeLag(), 0);
+    // as a client does: the refused message again, then the next
+    assert.equal((await wsSend(peer, sid, 'refused')).t, 'sent');
+    assert.equal((await wsSend(peer, sid, 'after')).t, 'sent');
+    assert.deepEqual(await storedCids(service, agent.token, sid), ['first', 'taken', 'refused', 'after']);
   });
 });

@@ -15,6 +15,7 @@ import { STORE_RETRY_MS } from '../../src/store/message-appender.js';
 import type { WriteLane } from '../../src/store/write-lane.js';
 import { countingLane } from '../helpers/counting-lane.js';
 import { testDatabase } from '../helpers/infra.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft {
   return {
@@ -232,6 +233,26 @@ describe('message appends', () => {
     assert.deepEqual([closed.message.seq, closed.created], [1, true]);
     await assert.rejects(store.append(draft('s-fail-sys', 'v-2'), 0), { code: 'unavailable' }, 'the visitor is still held');
     assert.deepEqual(await storedTexts('s-fail-sys'), ['sys-closed']);
+  });
+
+  it('tells how long the messages waiting to be stored have waited, and 0 once nothing waits', async () => {
+    // a lane that holds every insert until released: a database that stopped answering
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const stalled: WriteLane = { run: (write) => gate.then(write) };
+    const store = createMessageRepository(db, stalled);
+    assert.equal(store.lagMs(), 0, 'nothing waits');
+    const first = store.append(draft('s-lag', 'one'), 0);
+    const second = store.append(draft('s-lag', 'two'), 0);
+    await new Promise((r) => setTimeout(r, 60));
+    const waited = store.lagMs();
+    assert.ok(waited >= 50, `the batch on its way has waited since its first append (${waited} ms)`);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.ok(store.lagMs() >= waited + 20, 'and keeps growing while the store does not answer');
+    release();
+    assert.deepEqual((await Promise.all([first, second])).map((r) => r.message.seq), [1, 2]);
+    await waitFor(() => store.lagMs() === 0, 5000, 'the lag to go back to 0');
+    assert.deepEqual(await storedTexts('s-lag'), ['one', 'two']);
   });
 });
 
