@@ -1,10 +1,19 @@
 /**
- * Overload protection (@fastify/under-pressure): while the event loop lags,
- * the heap grows or messages wait to be stored past their thresholds, new
- * work is refused at once with 503 `unavailable` and Retry-After instead of
- * queueing until every answer is late. The store's lag is what shows when
- * the database, not this process, is what cannot keep up: the event loop
- * keeps turning while the messages admitted pile up on the heap. Routes with `config: { overloadExempt: true }` (liveness, readiness,
+ * Overload protection (@fastify/under-pressure): while the event loop lags
+ * or the heap grows past its thresholds, new work is refused at once with
+ * 503 `unavailable` and Retry-After instead of queueing until every answer is
+ * late.
+ *
+ * While messages wait to be stored longer than `maxStoreLagMs` (the
+ * database, not this process, cannot keep up: the event loop keeps turning
+ * while the messages taken pile up on the heap), new work is refused the
+ * same way, REST calls and new connections (`refusesNewWork`), but the
+ * `send` frames of connections already open are still taken: their
+ * conversations go on, later, in order. Refusing those sends made things
+ * worse, not better (bench/RESULTS.md): every refused message comes back
+ * with the client's resend, and a session holds its later sends behind a
+ * refused one, so a flood turned into waves of resends that stored half as
+ * much. Routes with `config: { overloadExempt: true }` (liveness, readiness,
  * metrics) are always answered: they are how operators see the overload.
  *
  * WebSocket upgrades are left to their route (plugins/websocket.ts refuses
@@ -13,10 +22,15 @@
  * given here would leave the upgraded socket open.
  */
 import underPressure from '@fastify/under-pressure';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { overloaded } from '../src/limits/overload.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** true while new work (REST calls, connections) is refused: overload, or the store falling behind */
+    refusesNewWork(): boolean;
+  }
   interface FastifyContextConfig {
     /** answer this route even under overload */
     overloadExempt?: boolean;
@@ -40,20 +54,25 @@ const SAMPLE_MS = 500;
 export default fp<PressurePluginOptions>(
   async (app, opts) => {
     const { probe, maxStoreLagMs } = opts;
-    // registered before the store (it guards every route): its lag counts once it is there
-    const storeBehind = () => maxStoreLagMs > 0 && app.hasDecorator('mongo') && app.mongo.stores.messages.lagMs() > maxStoreLagMs;
+    const refuse = async (request: FastifyRequest) => {
+      if (request.routeOptions.config.overloadExempt || request.headers.upgrade !== undefined) return;
+      app.metrics.refused('overload');
+      // the error handler answers it like any other: 503 `unavailable` with Retry-After
+      throw overloaded();
+    };
     await app.register(underPressure, {
       maxEventLoopDelay: opts.maxEventLoopDelayMs,
       maxHeapUsedBytes: opts.maxHeapUsedBytes,
       sampleInterval: SAMPLE_MS,
-      healthCheck: async () => !storeBehind() && !probe?.(),
-      healthCheckInterval: SAMPLE_MS,
-      pressureHandler: async (request) => {
-        if (request.routeOptions.config.overloadExempt || request.headers.upgrade !== undefined) return;
-        app.metrics.refused('overload');
-        // the error handler answers it like any other: 503 `unavailable` with Retry-After
-        throw overloaded();
-      },
+      ...(probe ? { healthCheck: async () => !probe(), healthCheckInterval: SAMPLE_MS } : {}),
+      pressureHandler: refuse,
+    });
+    // registered before the store (it guards every route): its lag counts once it is there
+    const storeBehind = () => maxStoreLagMs > 0 && app.hasDecorator('mongo') && app.mongo.stores.messages.lagMs() > maxStoreLagMs;
+    app.decorate('refusesNewWork', () => app.isUnderPressure() || storeBehind());
+    // after under-pressure's own hook, which answers its thresholds first
+    app.addHook('onRequest', async (request) => {
+      if (storeBehind()) await refuse(request);
     });
   },
   { name: 'pressure', dependencies: ['metrics'] },

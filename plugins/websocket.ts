@@ -55,6 +55,7 @@ export default fp<WebsocketPluginOptions>(
       maxRetries: 6,
       maxFrameBytes: opts.maxFrameBytes,
       maxBufferedBytes: 8 * 1024 * 1024,
+      // the event loop or the heap, not the store's lag: an open connection's sends are taken then (plugins/pressure.ts)
       refuseSend: () => {
         if (!app.isUnderPressure()) return null;
         app.metrics.refused('overload');
@@ -78,7 +79,7 @@ export default fp<WebsocketPluginOptions>(
 
     /** Why an upgrade must not happen now, or null. */
     async function refusal(request: FastifyRequest): Promise<AppError | null> {
-      if (app.isUnderPressure()) {
+      if (app.refusesNewWork()) {
         app.metrics.refused('overload');
         return overloaded();
       }

@@ -27,7 +27,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       const [mongo, redis] = await Promise.all([app.mongo.ping(), app.queues.ping()]);
-      const overloaded = app.isUnderPressure();
+      const overloaded = app.refusesNewWork();
       const ok = mongo && redis && !overloaded;
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', mongo, redis, overloaded, connections: app.gateway.connectionCount });
     },
