@@ -2,9 +2,21 @@
  * Liveness and readiness for load balancers and orchestrators. Both are
  * answered under overload: liveness stays 200 (restarting an overloaded
  * process helps nobody), readiness turns 503 (send new work elsewhere).
+ * Readiness answers within PING_TIMEOUT_MS even when MongoDB or Redis hangs
+ * rather than refuses: a ping not answered by then counts as unreachable.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+
+/** longest a readiness check waits for a ping */
+const PING_TIMEOUT_MS = 2000;
+
+/** `ping`'s answer, or false once PING_TIMEOUT_MS has passed without one */
+function answered(ping: Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
+  return Promise.race([ping, late]).finally(() => clearTimeout(timer));
+}
 
 const Readiness = Type.Object({ status: Type.String(), mongo: Type.Boolean(), redis: Type.Boolean(), overloaded: Type.Boolean(), connections: Type.Integer() });
 
@@ -26,7 +38,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      const [mongo, redis] = await Promise.all([app.mongo.ping(), app.queues.ping()]);
+      const [mongo, redis] = await Promise.all([answered(app.mongo.ping()), answered(app.queues.ping())]);
       const overloaded = app.refusesNewWork();
       const ok = mongo && redis && !overloaded;
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', mongo, redis, overloaded, connections: app.gateway.connectionCount });

@@ -507,6 +507,10 @@ describe('overload: a store that falls behind', () => {
     assert.equal(upgraded.status, 503);
     assert.equal(upgraded.body.error.code, 'unavailable');
     assert.equal((await http(service, 'GET', '/health/live')).status, 200);
+    // readiness answers although the database does not: not ready, behind, and unreachable after its ping's timeout
+    const ready = await http(service, 'GET', '/health/ready');
+    assert.equal(ready.status, 503);
+    assert.deepEqual([ready.body.overloaded, ready.body.mongo, ready.body.redis], [true, false, true]);
     assert.equal((await refusals(service, 'overload')) - counted, 2);
     // an open connection's conversation goes on: its sends wait for the store with the others
     const alsoTaken = wsSend(peer, sid, 'also-taken');
