@@ -12,6 +12,7 @@ test('limits have generous defaults: a person never meets them, a flood does', (
   assert.equal(c.restRatePerMin, 600);
   assert.equal(c.maxEventLoopDelayMs, 1000);
   assert.equal(c.maxHeapUsedBytes, 0);
+  assert.equal(c.maxStoreLagMs, 1000);
 });
 
 test('every limit can be set, and 0 turns the off-able ones off', () => {
@@ -23,6 +24,7 @@ test('every limit can be set, and 0 turns the off-able ones off', () => {
     REST_RATE_PER_MIN: '0',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     MAX_HEAP_USED_MB: '512',
+    MAX_STORE_LAG_MS: '0',
   });
   assert.equal(c.msgRatePerSec, 0);
   assert.equal(c.msgBurst, 3);
@@ -31,6 +33,7 @@ test('every limit can be set, and 0 turns the off-able ones off', () => {
   assert.equal(c.restRatePerMin, 0);
   assert.equal(c.maxEventLoopDelayMs, 0);
   assert.equal(c.maxHeapUsedBytes, 512 * 1024 * 1024);
+  assert.equal(c.maxStoreLagMs, 0);
 });
 
 test('bad limit values are reported with their names', () => {
@@ -39,6 +42,7 @@ test('bad limit values are reported with their names', () => {
     [{ MSG_RATE_PER_SEC: '-1' }, /^MSG_RATE_PER_SEC="-1"/],
     [{ MAX_CONNECTIONS: 'lots' }, /^MAX_CONNECTIONS="lots"/],
     [{ REST_RATE_PER_MIN: '1.5' }, /^REST_RATE_PER_MIN="1.5"/],
+    [{ MAX_STORE_LAG_MS: '-5' }, /^MAX_STORE_LAG_MS="-5"/],
   ] as const) {
     assert.throws(() => loadConfig(env), (err: Error & { problems?: string[] }) => problem.test(err.problems?.[0] ?? ''), JSON.stringify(env));
   }
