@@ -21,21 +21,21 @@ export async function startStallProxy(upstreamUrl: string): Promise<StallProxy> 
   const pipes = new Set<{ flush(): void; destroy(): void }>();
 
   const server: Server = createServer((client: Socket) => {
-    const server = connect(Number(upstream.port), upstream.hostname);
+    const toServer = connect(Number(upstream.port), upstream.hostname);
     const held: Buffer[] = [];
     const pipe = {
       flush() {
-        for (const chunk of held.splice(0)) server.write(chunk);
+        for (const chunk of held.splice(0)) toServer.write(chunk);
       },
       destroy() {
         client.destroy();
-        server.destroy();
+        toServer.destroy();
       },
     };
     pipes.add(pipe);
-    client.on('data', (chunk) => (stalled ? held.push(chunk) : server.write(chunk)));
-    server.on('data', (chunk) => client.write(chunk));
-    for (const s of [client, server]) {
+    client.on('data', (chunk) => (stalled ? held.push(chunk) : toServer.write(chunk)));
+    toServer.on('data', (chunk) => client.write(chunk));
+    for (const s of [client, toServer]) {
       s.on('error', () => pipe.destroy());
       s.on('close', () => {
         pipe.destroy();

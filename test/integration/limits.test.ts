@@ -61,15 +61,18 @@ async function storedCids(service: Service, token: string, sid: string): Promise
   return r.body.messages.filter((m: any) => m.type === 'chat').map((m: any) => m.cid);
 }
 
-/** This instance's `im_refusals_total{reason}` as GET /metrics shows it. */
-async function refusals(service: Service, reason: string): Promise<number> {
+/** The value of one series (`name`, or `name{labels}`) as this instance's GET /metrics shows it. */
+async function scraped(service: Service, series: string): Promise<number> {
   const res = await fetch(`${service.url}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
-  const m = new RegExp(`^im_refusals_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(await res.text());
-  assert.ok(m, `/metrics has no im_refusals_total for ${reason}`);
-  return Number(m[1]);
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${series} `));
+  assert.ok(line, `/metrics has no ${series}`);
+  return Number(line.slice(series.length + 1));
 }
+
+/** This instance's `im_refusals_total{reason}`. */
+const refusals = (service: Service, reason: string) => scraped(service, `im_refusals_total{reason="${reason}"}`);
 
 function assertRetryAfter(reply: HttpReply, maxSeconds: number) {
   const seconds = Number(reply.retryAfter);
@@ -80,6 +83,16 @@ function assertRetryAfter(reply: HttpReply, maxSeconds: number) {
 async function wsSend(peer: RawPeer, sid: string, cid: string) {
   peer.send({ t: 'send', sid, cid, body: { text: cid } });
   return peer.next((f) => (f.t === 'sent' || f.t === 'error') && f.cid === cid);
+}
+
+/** New work refused as overload: the REST reply with 503 `unavailable` and Retry-After, and a WebSocket upgrade from `ip` with 503. */
+async function assertNewWorkRefused(service: Service, rest: HttpReply, ip: string): Promise<void> {
+  assertRestError({ status: rest.status, body: rest.body }, 503, 'unavailable');
+  assertRetryAfter(rest, 60);
+  const upgraded = await upgrade(service, ip);
+  assert.ok(!('ws' in upgraded), 'no new connections');
+  assert.equal(upgraded.status, 503);
+  assert.equal(upgraded.body.error.code, 'unavailable');
 }
 
 type Upgrade = { ws: WebSocket } | { status: number; retryAfter: string | null; body: any };
@@ -423,17 +436,10 @@ describe('overload', () => {
     await waitFor(() => service.app.isUnderPressure(), 5000, 'the overload to be noticed');
 
     const rest = await http(service, 'GET', '/api/v1/unread', { token: agent.token });
-    assertRestError({ status: rest.status, body: rest.body }, 503, 'unavailable');
-    assertRetryAfter(rest, 60);
-
     const refusedSend = await wsSend(peer, sid, 'under-pressure');
     assertErrorFrame(refusedSend, 'unavailable');
     assert.ok(refusedSend.retryAfterMs > 0);
-
-    const upgraded = await upgrade(service, '10.2.0.1');
-    assert.ok(!('ws' in upgraded), 'no new connections');
-    assert.equal(upgraded.status, 503);
-    assert.equal(upgraded.body.error.code, 'unavailable');
+    await assertNewWorkRefused(service, rest, '10.2.0.1');
 
     assert.equal((await http(service, 'GET', '/health/live')).status, 200);
     const ready = await http(service, 'GET', '/health/ready');
@@ -477,13 +483,7 @@ describe('overload: a store that falls behind', () => {
     await proxy.close();
   });
 
-  /** `im_store_lag_seconds` as GET /metrics shows it */
-  async function storeLag(): Promise<number> {
-    const text = await (await fetch(`${service.url}/metrics`)).text();
-    const m = /^im_store_lag_seconds (\S+)$/m.exec(text);
-    assert.ok(m, '/metrics has im_store_lag_seconds');
-    return Number(m[1]);
-  }
+  const storeLag = () => scraped(service, 'im_store_lag_seconds');
 
   it('while messages wait to be stored past MAX_STORE_LAG_MS, refuses new REST calls and connections but takes the sends of open ones, losing nothing', async () => {
     const { agent, sid } = await activeSession(service, site);
@@ -499,13 +499,7 @@ describe('overload: a store that falls behind', () => {
     await waitFor(() => service.app.refusesNewWork(), 5000, 'the store lag to be noticed');
     assert.ok((await storeLag()) > MAX_STORE_LAG_MS / 1000, 'the gauge shows how far behind the store is');
 
-    const rest = await send(service, agent.token, sid, 'refused-rest');
-    assertRestError({ status: rest.status, body: rest.body }, 503, 'unavailable');
-    assertRetryAfter(rest, 60);
-    const upgraded = await upgrade(service, '10.3.0.1');
-    assert.ok(!('ws' in upgraded), 'no new connections');
-    assert.equal(upgraded.status, 503);
-    assert.equal(upgraded.body.error.code, 'unavailable');
+    await assertNewWorkRefused(service, await send(service, agent.token, sid, 'refused-rest'), '10.3.0.1');
     assert.equal((await http(service, 'GET', '/health/live')).status, 200);
     // readiness answers although the database does not: not ready, behind, and unreachable after its ping's timeout
     const ready = await http(service, 'GET', '/health/ready');
