@@ -319,6 +319,8 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     const inTurn: Entry[] = [];
     const contended: Entry[] = [];
     let size = 0;
+    /** when the batch's oldest draft was appended: a lane's first is its oldest (drafts put back go to the front) */
+    let oldest = now;
     for (const l of offered) {
       if (!l.busy) continue; // refused its turn
       const room = MAX_BATCH - size;
@@ -331,6 +333,7 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       const alone = last === undefined && l.contendedUntil > now;
       const taken = l.waiting.splice(0, alone ? 1 : room);
       size += taken.length;
+      oldest = Math.min(oldest, taken[0]!.since);
       let seq = Math.max(l.next, taken[0]!.hint + 1, (last ?? 0) + 1);
       const into = alone ? contended : last === undefined ? free : inTurn;
       for (const item of taken) {
@@ -339,8 +342,6 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       }
     }
     const ordered = inTurn.length === 0 ? free : [...free, ...inTurn];
-    let oldest = now;
-    for (const entries of [ordered, contended]) for (const e of entries) oldest = Math.min(oldest, e.item.since);
     const batch = { oldest };
     flying.add(batch);
     let given = false;
