@@ -25,6 +25,7 @@ import type { Message } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
 import { createMessageAppender, IN_FLIGHT, type MessageAppender, type MessageDoc, type TurnTaking } from './message-appender.js';
 import { Recent } from './recent.js';
+import { firstFree } from './seq-search.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
 
 /** parallel `_id` lookups per round trip when reading a range */
@@ -75,11 +76,9 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     return doc ? toMessage(doc) : null;
   }
 
-  /** The first free seq at or after `from` (everything before `from` is stored). */
-  async function nextFree(sessionId: string, from: number): Promise<number> {
-    let seq = from;
-    while (await col.findOne({ _id: messageId(sessionId, seq) }, { projection: { _id: 1 } })) seq += 1;
-    return seq;
+  /** The first free seq at or after `from` (everything before `from` is stored): a search, not a walk (seq-search.ts). */
+  function nextFree(sessionId: string, from: number): Promise<number> {
+    return firstFree(from, async (seq) => (await col.findOne({ _id: messageId(sessionId, seq) }, { projection: { _id: 1 } })) !== null);
   }
 
   const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, taking);

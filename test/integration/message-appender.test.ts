@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Db } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import type { MessageDraft } from '../../src/domain/model.js';
 import type { MessageStore } from '../../src/domain/ports.js';
 import { ensureIndexes } from '../../src/store/stores.js';
@@ -14,7 +14,7 @@ import { createMessageRepository, messageId } from '../../src/store/messages.js'
 import { STORE_RETRY_MS } from '../../src/store/message-appender.js';
 import type { WriteLane } from '../../src/store/write-lane.js';
 import { countingLane } from '../helpers/counting-lane.js';
-import { testDatabase } from '../helpers/infra.js';
+import { testDatabase, testUrls } from '../helpers/infra.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 function draft(sessionId: string, cid: string, from = 'visitor-1'): MessageDraft {
@@ -254,6 +254,31 @@ describe('message appends', () => {
     await waitFor(() => store.lagMs() === 0, 5000, 'the lag to go back to 0');
     assert.deepEqual(await storedTexts('s-lag'), ['one', 'two']);
   });
+
+  it("finds where a session's messages end in a few reads, however far behind the hint is (a search, not a walk)", async () => {
+    const sid = 's-lagging';
+    await db.collection('messages').insertMany(Array.from({ length: 300 }, (_, i) => ({ ...draft(sid, `lag-${i + 1}`), _id: messageId(sid, i + 1), seq: i + 1 })) as never[]);
+    const client = await MongoClient.connect(testUrls().mongoUrl, { monitorCommands: true });
+    let reads = 0;
+    client.on('commandStarted', (e) => {
+      if (e.commandName === 'find') reads += 1;
+    });
+    try {
+      const store = createMessageRepository(client.db(db.databaseName));
+      // a client connecting to a session whose record says 0 (its writes are coalesced) while 300 are stored
+      assert.equal(await store.lastSeq(sid, 0), 300);
+      assert.ok(reads <= 2 * Math.ceil(Math.log2(301)) + 1, `${reads} reads for a lag of 300 (a walk takes 301)`);
+      reads = 0;
+      assert.equal(await store.lastSeq(sid, 299), 300);
+      assert.equal(reads, 2, 'one behind: the seq after the hint, and the one after that');
+      reads = 0;
+      assert.equal(await store.lastSeq(sid, 300), 300);
+      assert.equal(reads, 1, 'up to date: one read');
+      assert.equal(await store.lastSeq('s-empty', 0), 0);
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe('the dedup index an earlier version made', () => {
@@ -286,4 +311,5 @@ describe('the dedup index an earlier version made', () => {
     const copies = await db.collection('messages').countDocuments({ sessionId: 's-old', 'from.id': 'visitor-1', cid: 'kept' });
     assert.equal(copies, 1);
   });
+
 });
