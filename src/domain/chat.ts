@@ -357,8 +357,13 @@ export function createChatService(deps: ChatDeps) {
   async function history(actor: Actor, id: string, after: number, limit: number) {
     const s = await visibleSession(actor, id);
     const page = Math.min(limit, MAX_HISTORY_PAGE);
+    // Where the session ends first (a read or two: seqHints is mostly current), then just the seqs
+    // that exist: the store reads each seq it is asked for, and a client catching up on a few
+    // messages used to cost a whole page of reads, most of them for seqs not stored yet. An
+    // `after` past the end (a confused client) asks for none.
+    const end = await messages.lastSeq(id, Math.max(s.lastSeq, seqHints.get(id) ?? 0, after));
     // One more than the page tells whether more follow; asking the caller for it would be capped away at the largest page.
-    const found = await messages.after(id, after, page + 1);
+    const found = end > after ? await messages.after(id, after, Math.min(page + 1, end - after)) : [];
     return { session: s, messages: found.slice(0, page), more: found.length > page };
   }
 
@@ -415,7 +420,8 @@ export function createChatService(deps: ChatDeps) {
     const open = await openSessionsOf(actor);
     const [reads, lasts] = await Promise.all([
       cursors.readSeqs(actor.id, open.map((s) => s.id)),
-      Promise.all(open.map((s) => messages.lastSeq(s.id, s.lastSeq))),
+      // from the furthest this process knows stored: the session record lags (sessions.ts), seqHints less
+      Promise.all(open.map((s) => messages.lastSeq(s.id, Math.max(s.lastSeq, seqHints.get(s.id) ?? 0)))),
     ]);
     return open.map((s, i) => {
       const session = { ...s, lastSeq: lasts[i] ?? s.lastSeq };

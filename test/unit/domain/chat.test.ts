@@ -161,6 +161,28 @@ test('the sender has read what they sent; the other side has it unread', async (
   assert.deepEqual(await w.chat.unread(visitor), { total: 0, sessions: { [sid]: 0 } });
 });
 
+test('catching up asks the store only for the messages there are, and tells whether more follow', async () => {
+  const { w, agent, visitor, sid } = await activeSession();
+  for (let i = 0; i < 5; i++) await w.chat.sendMessage(i % 2 ? agent : visitor, sid, { cid: `c${i}`, text: `m${i}` });
+  const last = w.messages.filter((m) => m.sessionId === sid).length;
+  const caughtUp = await w.chat.history(visitor, sid, last - 3, 100);
+  assert.deepEqual(
+    caughtUp.messages.map((m) => m.seq),
+    [last - 2, last - 1, last],
+  );
+  assert.equal(caughtUp.more, false);
+  assert.deepEqual(w.rangeLimits, [3], 'three seqs read, not a page of them');
+  const page = await w.chat.history(visitor, sid, 0, 2);
+  assert.deepEqual(
+    page.messages.map((m) => m.seq),
+    [1, 2],
+  );
+  assert.equal(page.more, true);
+  const none = await w.chat.history(visitor, sid, last + 50, 100);
+  assert.deepEqual(none.messages, [], 'after the end: nothing, and nothing read');
+  assert.deepEqual(w.rangeLimits, [3, 3]);
+});
+
 test('only the assigned agent may write; other agents are refused', async () => {
   const { w, site, sid } = await activeSession();
   const other = w.addAgent(site.id);

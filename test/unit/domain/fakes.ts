@@ -58,6 +58,8 @@ export interface World {
   siteReads: number;
   /** the seq hint of each append, in order: the append tries the seq after it first */
   appendHints: number[];
+  /** the limit of each range read (MessageStore.after), in order: a real store reads each seq it is asked for */
+  rangeLimits: number[];
   /** slots an agent holds */
   load(agentId: string): number;
   addSite(routing?: Site['routing']): Site;
@@ -81,6 +83,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
   const sessions = new Map<string, Session>();
   const messages: Message[] = [];
   const appendHints: number[] = [];
+  const rangeLimits: number[] = [];
   const cursors = new Map<string, number>();
   const online = new Set<string>();
   const pushed: World['pushed'] = [];
@@ -197,6 +200,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       return { message, created: true };
     },
     async after(sessionId, after, limit) {
+      rangeLimits.push(limit);
       return messages.filter((m) => m.sessionId === sessionId && m.seq > after).slice(0, limit);
     },
     async lastSeq(sessionId, hint) {
@@ -290,6 +294,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     claims,
     limiterCalls,
     appendHints,
+    rangeLimits,
     refusal: null,
     pushAck: undefined,
     get siteReads() {
