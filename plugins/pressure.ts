@@ -6,18 +6,26 @@
  *
  * While messages wait to be stored longer than `maxStoreLagMs` (the
  * database, not this process, cannot keep up: the event loop keeps turning
- * while the messages taken pile up on the heap), new work is refused the
- * same way, REST calls and new connections (`refusesNewWork`), but the
- * `send` frames of connections already open are still taken: their
- * conversations go on, later, in order. Refusing those sends made things
- * worse, not better (bench/RESULTS.md): every refused message comes back
- * with the client's resend, and a session holds its later sends behind a
- * refused one, so a flood turned into waves of resends that stored half as
- * much. Routes with `config: { overloadExempt: true }` (liveness, readiness,
- * metrics) are always answered: they are how operators see the overload.
+ * while the messages taken pile up on the heap), new REST calls are refused
+ * the same way (`storeBehind`), but the `send` frames of connections already
+ * open are still taken: their conversations go on, later, in order.
+ * Refusing those sends made things worse, not better (bench/RESULTS.md):
+ * every refused message comes back with the client's resend, and a session
+ * holds its later sends behind a refused one, so a flood turned into waves of
+ * resends that stored half as much. New connections are not refused for it
+ * either: the store falls behind most when an instance dies and its clients
+ * all come back at once, and a refused client comes back by its backoff,
+ * seconds later each time (bench/RESULTS.md: the last client back after 34
+ * and 45 s instead of 8 to 10), while one let in waits its turn in the
+ * gateway's set-up queue, which is what paces the reads of a reconnect storm.
+ * Nor does readiness fail for it: every instance shares the store, so all of
+ * them would leave the balancer at once. Routes with `config: {
+ * overloadExempt: true }` (liveness, readiness, metrics) are always
+ * answered: they are how operators see the overload.
  *
  * WebSocket upgrades are left to their route (plugins/websocket.ts refuses
- * them under overload, and the gateway refuses `send` frames): this hook runs
+ * them under the event-loop and heap thresholds, and the gateway refuses
+ * `send` frames then): this hook runs
  * before @fastify/websocket marks a request as an upgrade, and an answer
  * given here would leave the upgraded socket open.
  */
@@ -28,8 +36,8 @@ import { overloaded } from '../src/limits/overload.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** true while new work (REST calls, connections) is refused: overload, or the store falling behind */
-    refusesNewWork(): boolean;
+    /** true while messages wait to be stored longer than `maxStoreLagMs`: new REST calls are refused */
+    storeBehind(): boolean;
   }
   interface FastifyContextConfig {
     /** answer this route even under overload */
@@ -69,7 +77,7 @@ export default fp<PressurePluginOptions>(
     });
     // registered before the store (it guards every route): its lag counts once it is there
     const storeBehind = () => maxStoreLagMs > 0 && app.hasDecorator('mongo') && app.mongo.stores.messages.lagMs() > maxStoreLagMs;
-    app.decorate('refusesNewWork', () => app.isUnderPressure() || storeBehind());
+    app.decorate('storeBehind', storeBehind);
     // after under-pressure's own hook, which answers its thresholds first
     app.addHook('onRequest', async (request) => {
       if (storeBehind()) await refuse(request);

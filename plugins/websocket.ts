@@ -79,7 +79,8 @@ export default fp<WebsocketPluginOptions>(
 
     /** Why an upgrade must not happen now, or null. */
     async function refusal(request: FastifyRequest): Promise<AppError | null> {
-      if (app.refusesNewWork()) {
+      // the event loop or the heap, not the store's lag: the set-up queue paces what a connection reads (plugins/pressure.ts)
+      if (app.isUnderPressure()) {
         app.metrics.refused('overload');
         return overloaded();
       }

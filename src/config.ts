@@ -66,7 +66,7 @@ export interface Config {
   /** overload thresholds (0: not checked) */
   maxEventLoopDelayMs: number;
   maxHeapUsedBytes: number;
-  /** how long messages may wait to be stored before the instance counts as overloaded (0: not checked) */
+  /** how long messages may wait to be stored before new REST calls are refused (0: not checked) */
   maxStoreLagMs: number;
 }
 

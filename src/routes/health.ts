@@ -39,7 +39,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       const [mongo, redis] = await Promise.all([answered(app.mongo.ping()), answered(app.queues.ping())]);
-      const overloaded = app.refusesNewWork();
+      // this instance's own overload: a store that falls behind does so for every instance (plugins/pressure.ts)
+      const overloaded = app.isUnderPressure();
       const ok = mongo && redis && !overloaded;
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', mongo, redis, overloaded, connections: app.gateway.connectionCount });
     },

@@ -3,8 +3,9 @@
  * message flood spread over two instances is limited in total, slow mode
  * holds visitors and nobody else, WebSocket connection attempts per IP and
  * connections per instance are capped, the REST API is limited per IP, and an
- * overloaded instance (its event loop, or its store falling behind) refuses
- * new work with 503 instead of answering late.
+ * overloaded instance refuses new work with 503 instead of answering late
+ * (its store falling behind: new REST calls, while open connections go on
+ * and new ones wait their turn to be set up).
  * Every refusal answers with a retry time, stores nothing, and is counted in
  * /metrics.
  *
@@ -17,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { api, activeSession, createSite, type SiteFixture } from '../helpers/api.js';
 import { assertErrorFrame, assertRestError } from '../helpers/errors.js';
-import { authedPeer, type RawPeer } from '../helpers/raw-ws.js';
+import { authedPeer, rawPeer, type RawPeer } from '../helpers/raw-ws.js';
 import { type SdkClient, sdkClient, timeline } from '../helpers/sdk.js';
 import { type Service, startService } from '../helpers/service.js';
 import { type StallProxy, startStallProxy } from '../helpers/stall-proxy.js';
@@ -485,8 +486,8 @@ describe('overload: a store that falls behind', () => {
 
   const storeLag = () => scraped(service, 'im_store_lag_seconds');
 
-  it('while messages wait to be stored past MAX_STORE_LAG_MS, refuses new REST calls and connections but takes the sends of open ones, losing nothing', async () => {
-    const { agent, sid } = await activeSession(service, site);
+  it('while messages wait to be stored past MAX_STORE_LAG_MS, refuses new REST calls, but takes the sends of open connections and lets new ones in, losing nothing', async () => {
+    const { agent, visitor, sid } = await activeSession(service, site);
     const peer = await authedPeer(service.wsUrl, agent.token);
     peers.push(peer);
     const counted = await refusals(service, 'overload');
@@ -496,22 +497,34 @@ describe('overload: a store that falls behind', () => {
 
     proxy.stall();
     const taken = wsSend(peer, sid, 'taken');
-    await waitFor(() => service.app.refusesNewWork(), 5000, 'the store lag to be noticed');
+    await waitFor(() => service.app.storeBehind(), 5000, 'the store lag to be noticed');
     assert.ok((await storeLag()) > MAX_STORE_LAG_MS / 1000, 'the gauge shows how far behind the store is');
 
-    await assertNewWorkRefused(service, await send(service, agent.token, sid, 'refused-rest'), '10.3.0.1');
+    const rest = await send(service, agent.token, sid, 'refused-rest');
+    assertRestError({ status: rest.status, body: rest.body }, 503, 'unavailable');
+    assertRetryAfter(rest, 60);
+    // A client coming back (its instance died: the store falls behind most then) is let in and waits
+    // its turn to be set up, rather than being turned back to retry by its backoff.
+    const comingBack = await rawPeer(service.wsUrl);
+    peers.push(comingBack);
+    comingBack.send({ t: 'auth', token: visitor.token });
+    const ready = comingBack.next((f) => f.t === 'ready' || f.t === 'error', 15_000);
     assert.equal((await http(service, 'GET', '/health/live')).status, 200);
-    // readiness answers although the database does not: not ready, behind, and unreachable after its ping's timeout
-    const ready = await http(service, 'GET', '/health/ready');
-    assert.equal(ready.status, 503);
-    assert.deepEqual([ready.body.overloaded, ready.body.mongo, ready.body.redis], [true, false, true]);
-    assert.equal((await refusals(service, 'overload')) - counted, 2);
+    // readiness answers although the database does not: unreachable after its ping's timeout; the
+    // instance itself is not overloaded (every instance shares the store: all would leave the balancer)
+    const readiness = await http(service, 'GET', '/health/ready');
+    assert.equal(readiness.status, 503);
+    assert.deepEqual([readiness.body.overloaded, readiness.body.mongo, readiness.body.redis], [false, false, true]);
+    assert.equal((await refusals(service, 'overload')) - counted, 1, 'the REST call');
     // an open connection's conversation goes on: its sends wait for the store with the others
     const alsoTaken = wsSend(peer, sid, 'also-taken');
 
     proxy.resume();
     assert.deepEqual([(await taken).t, (await alsoTaken).t], ['sent', 'sent'], 'what was taken is stored once the store answers');
-    await waitFor(() => !service.app.refusesNewWork(), 5000, 'the overload to pass');
+    const back = await ready;
+    assert.equal(back.t, 'ready', 'the client let in during the lag is set up once the store answers');
+    assert.ok(back.sessions.some((x: { id: string }) => x.id === sid), 'with its session');
+    await waitFor(() => !service.app.storeBehind(), 5000, 'the overload to pass');
     assert.equal(await storeLag(), 0);
     assert.equal((await send(service, agent.token, sid, 'after')).status, 201);
     assert.deepEqual(await storedCids(service, agent.token, sid), ['first', 'taken', 'also-taken', 'after']);
