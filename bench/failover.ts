@@ -44,6 +44,12 @@ export interface FailoverResult {
   load: LoadResult;
   /** the pairs wholly on the instance that survived */
   bystanders: LoadResult;
+  /**
+   * what the instance that survived refused during the run, by reason
+   * (im_refusals_total): upgrades turned back for overload are clients sent
+   * to retry by their backoff, which is what made the last of them slow once
+   */
+  refused: Record<string, number>;
 }
 
 /** how long the clients of the killed instance get to come back */
@@ -90,6 +96,8 @@ export async function failover(target: Target, opts: FailoverOptions): Promise<F
         if (returned.size === held.length) allBack();
       });
     }
+    const survivor = target.processes[1]!.url;
+    const refusedBefore = await refusals(survivor);
     let runStart = 0;
     let killTimer: NodeJS.Timeout | undefined;
     const run = { rate: opts.rate / 2, durationS: opts.durationS, drainS: opts.drainS };
@@ -110,12 +118,22 @@ export async function failover(target: Target, opts: FailoverOptions): Promise<F
     ]);
     clearTimeout(killTimer);
     if (killedAt > 0) await withTimeout(back, BACK_WITHIN_MS, 'the killed instance’s clients were not all back').catch((err: unknown) => opts.log(String(err)));
-    return { rate: opts.rate, held: { chatting: opts.pairs, idle: idle.length }, killedAtS: (killedAt - runStart) / 1000, backMs, load, bystanders: calm };
+    const refused = await refusals(survivor);
+    for (const [reason, before] of Object.entries(refusedBefore)) refused[reason] = (refused[reason] ?? 0) - before;
+    return { rate: opts.rate, held: { chatting: opts.pairs, idle: idle.length }, killedAtS: (killedAt - runStart) / 1000, backMs, load, bystanders: calm, refused };
   } finally {
     for (const client of idle) client.close();
     bystanders?.close();
     fleet.close();
   }
+}
+
+/** An instance's refusals so far, by reason, from its /metrics. */
+async function refusals(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, reason, value] of text.matchAll(/^im_refusals_total\{reason="([^"]+)"\} (\S+)$/gm)) counts[reason!] = Number(value);
+  return counts;
 }
 
 /** Whether the scenario kept every promise: nothing lost, duplicated, reordered or misrouted, and everyone back. */
@@ -134,5 +152,11 @@ export function describeFailover(f: FailoverResult): string {
     `  back on the other instance: ${back.count} of ${total} clients, ready again after p50 ${ms(back.p50)}, p99 ${ms(back.p99)}, the last ${ms(back.max)}`,
     `  the split pairs' chat: ${chat(f.load)}`,
     `  the bystanders' chat: ${chat(f.bystanders)}`,
+    `  refused by the instance that survived: ${refusedText(f.refused)}`,
   ].join('\n');
+}
+
+function refusedText(refused: Record<string, number>): string {
+  const some = Object.entries(refused).filter(([, n]) => n > 0);
+  return some.length === 0 ? 'nothing' : some.map(([reason, n]) => `${n} (${reason})`).join(', ');
 }

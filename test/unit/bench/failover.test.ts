@@ -29,7 +29,7 @@ function load(change: Partial<LoadResult> = {}): LoadResult {
 }
 
 function result(change: Partial<LoadResult> = {}, backMs: number[] = [400, 250, 1900], bystanders: Partial<LoadResult> = {}): FailoverResult {
-  return { rate: 100, held: { chatting: 2, idle: 1 }, killedAtS: 1, backMs, load: load(change), bystanders: load(bystanders) };
+  return { rate: 100, held: { chatting: 2, idle: 1 }, killedAtS: 1, backMs, load: load(change), bystanders: load(bystanders), refused: {} };
 }
 
 test('every client back and every message delivered once, in order: correct, with how long they took', () => {
@@ -38,6 +38,13 @@ test('every client back and every message delivered once, in order: correct, wit
   const text = describeFailover(f);
   assert.match(text, /back on the other instance: 3 of 3 clients, ready again after p50 400\.0 ms, p99 1\.90 s, the last 1\.90 s/);
   assert.match(text, /lost 0, dups 0, order 0/);
+  assert.match(text, /refused by the instance that survived: nothing/);
+});
+
+test('what the survivor refused meanwhile is told by reason (upgrades turned back make clients retry by their backoff)', () => {
+  const f = { ...result(), refused: { overload: 5087, ws_connect_rate: 0, max_connections: 3 } };
+  assert.equal(failoverCorrect(f), true, 'refusals are reported, not judged');
+  assert.match(describeFailover(f), /refused by the instance that survived: 5087 \(overload\), 3 \(max_connections\)$/m);
 });
 
 test('a client of the killed instance that never came back fails the scenario', () => {
