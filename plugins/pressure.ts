@@ -15,8 +15,8 @@
  * resends that stored half as much. New connections are not refused for it
  * either: the store falls behind most when an instance dies and its clients
  * all come back at once, and a refused client comes back by its backoff,
- * seconds later each time (bench/RESULTS.md: the last client back after 34
- * and 45 s instead of 8 to 10), while one let in waits its turn in the
+ * seconds later each time (bench/RESULTS.md: the last client back after 30
+ * to 51 s instead of 7 to 10), while one let in waits its turn in the
  * gateway's set-up queue, which is what paces the reads of a reconnect storm.
  * Nor does readiness fail for it: every instance shares the store, so all of
  * them would leave the balancer at once. Routes with `config: {
@@ -25,9 +25,9 @@
  *
  * WebSocket upgrades are left to their route (plugins/websocket.ts refuses
  * them under the event-loop and heap thresholds, and the gateway refuses
- * `send` frames then): this hook runs
- * before @fastify/websocket marks a request as an upgrade, and an answer
- * given here would leave the upgraded socket open.
+ * `send` frames then): this hook runs before @fastify/websocket marks a
+ * request as an upgrade, and an answer given here would leave the upgraded
+ * socket open.
  */
 import underPressure from '@fastify/under-pressure';
 import type { FastifyRequest } from 'fastify';
