@@ -85,6 +85,8 @@ export function createChatService(deps: ChatDeps) {
   // Highest seq this process saw stored per session: a better starting guess
   // than the session document, which lags.
   const seqHints = new Map<string, number>();
+  /** A seq of the session known stored, the furthest this process knows of (a start for the store's lookups). */
+  const knownStored = (s: Session) => Math.max(s.lastSeq, seqHints.get(s.id) ?? 0);
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
   // The session of every message, read mark and typing frame: a database read each would cost as much as storing a message.
@@ -124,7 +126,7 @@ export function createChatService(deps: ChatDeps) {
    * The session as the per-frame paths (send, read, typing) see it: kept in
    * memory until a transition is stamped (see SessionCache for the window).
    * Its lastSeq lags: those that need the last seq take the larger of it and
-   * seqHints' (append, markRead).
+   * seqHints' (knownStored).
    */
   async function liveSession(actor: Actor, id: string): Promise<Session> {
     const s = await liveSessions.get(id);
@@ -157,8 +159,7 @@ export function createChatService(deps: ChatDeps) {
    * whose resend pushes it again (below).
    */
   function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
-    const hint = Math.max(session.lastSeq, seqHints.get(session.id) ?? 0);
-    const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, hint);
+    const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, knownStored(session));
     stored.catch(() => undefined); // awaited in its turn below; a failure before then is not unhandled
     const handed = pushQueue.run(session.id, async () => {
       const { message, created } = await stored;
@@ -333,7 +334,7 @@ export function createChatService(deps: ChatDeps) {
   async function markRead(actor: Actor, id: string, seq: number): Promise<number> {
     const s = await liveSession(actor, id);
     if (!isMember(actor, s)) throw forbidden('only participants have a read cursor');
-    const known = Math.max(s.lastSeq, seqHints.get(id) ?? 0);
+    const known = knownStored(s);
     // the session record may lag the store (another instance stored more): ask the store before clamping
     const last = seq > known ? await messages.lastSeq(id, known) : known;
     const readSeq = readPosition(s, actor.id, await cursors.advance(id, actor.id, Math.min(seq, last)));
@@ -361,7 +362,7 @@ export function createChatService(deps: ChatDeps) {
     // that exist: the store reads each seq it is asked for, and a client catching up on a few
     // messages used to cost a whole page of reads, most of them for seqs not stored yet. An
     // `after` past the end (a confused client) asks for none.
-    const end = await messages.lastSeq(id, Math.max(s.lastSeq, seqHints.get(id) ?? 0, after));
+    const end = await messages.lastSeq(id, Math.max(knownStored(s), after));
     // One more than the page tells whether more follow; asking the caller for it would be capped away at the largest page.
     const found = end > after ? await messages.after(id, after, Math.min(page + 1, end - after)) : [];
     return { session: s, messages: found.slice(0, page), more: found.length > page };
@@ -421,7 +422,7 @@ export function createChatService(deps: ChatDeps) {
     const [reads, lasts] = await Promise.all([
       cursors.readSeqs(actor.id, open.map((s) => s.id)),
       // from the furthest this process knows stored: the session record lags (sessions.ts), seqHints less
-      Promise.all(open.map((s) => messages.lastSeq(s.id, Math.max(s.lastSeq, seqHints.get(s.id) ?? 0)))),
+      Promise.all(open.map((s) => messages.lastSeq(s.id, knownStored(s)))),
     ]);
     return open.map((s, i) => {
       const session = { ...s, lastSeq: lasts[i] ?? s.lastSeq };
