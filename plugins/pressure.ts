@@ -7,8 +7,8 @@
  * While messages wait to be stored longer than `maxStoreLagMs` (the
  * database, not this process, cannot keep up: the event loop keeps turning
  * while the messages taken pile up on the heap), new REST calls are refused
- * the same way (`storeBehind`), but the `send` frames of connections already
- * open are still taken: their conversations go on, later, in order.
+ * the same way, but the `send` frames of connections already open are
+ * still taken: their conversations go on, later, in order.
  * Refusing those sends made things worse, not better (bench/RESULTS.md):
  * every refused message comes back with the client's resend, and a session
  * holds its later sends behind a refused one, so a flood turned into waves of
@@ -35,10 +35,6 @@ import fp from 'fastify-plugin';
 import { overloaded } from '../src/limits/overload.js';
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    /** true while messages wait to be stored longer than `maxStoreLagMs`: new REST calls are refused */
-    storeBehind(): boolean;
-  }
   interface FastifyContextConfig {
     /** answer this route even under overload */
     overloadExempt?: boolean;
@@ -77,7 +73,6 @@ export default fp<PressurePluginOptions>(
     });
     // registered before the store (it guards every route): its lag counts once it is there
     const storeBehind = () => maxStoreLagMs > 0 && app.hasDecorator('mongo') && app.mongo.stores.messages.lagMs() > maxStoreLagMs;
-    app.decorate('storeBehind', storeBehind);
     // after under-pressure's own hook, which answers its thresholds first
     app.addHook('onRequest', async (request) => {
       if (storeBehind()) await refuse(request);
