@@ -35,9 +35,10 @@ export const DEFAULT_HOLD_S = 150;
 /** idle scenario: the start of the hold that counts as just after connecting */
 export const EARLY_S = 15;
 
-export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--failover N] [--smoke] [...]
+export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|r1d|all] [--instances 1|2] [--sweep R1,R2,...] [--idle N] [--failover N] [--smoke] [...]
   --target     what to load: ours (the service), r0 (bare ws relay), r1 (ws + batched
-               insertMany + Redis pub/sub), all (default)
+               insertMany + Redis pub/sub), r1d (r1 storing the service's message documents
+               under its dedup index; swept only), all (default)
   --instances  processes per target (default 1); with 2, each pair's visitor is on one and
                its agent on the other (r0 has no cross-process path and is skipped)
   --sweep      offered rates in msg/s, all clients together (default ${DEFAULT_SWEEP.join(',')});
@@ -93,7 +94,7 @@ export function options(argv?: string[]): Options {
   };
 
   const target = values.target ?? 'all';
-  if (target !== 'all' && !(TARGETS as readonly string[]).includes(target)) fail(`--target ${target}: expected ours, r0, r1 or all`);
+  if (target !== 'all' && !(TARGETS as readonly string[]).includes(target)) fail(`--target ${target}: expected ours, r0, r1, r1d or all`);
   const instances = number('instances', values.instances, 1, 1, 2);
   if (!Number.isInteger(instances)) fail('--instances: expected 1 or 2');
 
@@ -105,6 +106,7 @@ export function options(argv?: string[]): Options {
       ? undefined
       : { idle: Math.round(number('failover', values.failover, 0, 0, 15_000)), rate: number('failover-rate', values['failover-rate'], 1000, 1, 100_000) };
   if (values['failover-rate'] !== undefined && !failover) fail('--failover-rate needs --failover');
+  if (target === 'r1d' && !rates && !smoke) fail('--target r1d: it is swept only (its idle connections are R1\'s); give --sweep');
   return {
     targets: target === 'all' ? [...TARGETS] : [target as TargetName],
     instances,

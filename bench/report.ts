@@ -192,6 +192,11 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
     }
   }
   rows.push(rateRow('sustainable rate ÷ R1', '≥ 0.6', 0.6, sustained.get('ours'), sustained.get('r1')));
+  if (sustained.has('r1d')) {
+    // how much of the gap to R1 is the store's price of the dedup index, and how much the rest of the service
+    rows.push(rateRow("  ÷ R1d (R1 storing the service's documents)", '', 0, sustained.get('ours'), sustained.get('r1d')));
+    rows.push(rateRow('  R1d ÷ R1 (the dedup index, in the store)', '', 0, sustained.get('r1d'), sustained.get('r1')));
+  }
   if (sustained.has('r0')) rows.push(rateRow('sustainable rate ÷ R0', '', 0, sustained.get('ours'), sustained.get('r0')));
 
   const what = `p99 at 1000 msg/s, ours, ${rep.instances} instance${rep.instances > 1 ? 's' : ''}`;

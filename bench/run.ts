@@ -20,7 +20,7 @@ import { startInfra, type Infra } from './infra.js';
 import { options, type Options } from './options.js';
 import { CpuMeter } from './proc.js';
 import { type RateRun, describeRun, judge, render } from './report.js';
-import { startTarget, type Target, type TargetName } from './target.js';
+import { RATE_ONLY, startTarget, type Target, type TargetName } from './target.js';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
 /** the targets running now, stopped first if the bench is interrupted */
@@ -152,7 +152,7 @@ async function main(): Promise<number> {
       if (swept.length < opts.targets.length) notes.push('r0 skipped with --instances 2: a bare relay has no path between processes');
       runs.push(...(await sweep(swept, infra, opts, opts.sweep)));
     }
-    if (opts.idle !== undefined) for (const name of opts.targets) idleResults.set(name, await idle(name, infra, opts, opts.idle));
+    if (opts.idle !== undefined) for (const name of opts.targets.filter((t) => !RATE_ONLY.includes(t))) idleResults.set(name, await idle(name, infra, opts, opts.idle));
     if (opts.idle !== undefined && opts.instances > 1) notes.push('the idle scenario always runs one process per target: it measures connections per instance');
     let failedOver: FailoverResult | undefined;
     if (opts.failover) {

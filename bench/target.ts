@@ -10,14 +10,21 @@ import { startProcess, type TargetProcess } from './child.js';
 import type { Infra } from './infra.js';
 import { createPairs, createVisitors, type Pair } from './setup.js';
 
-export const TARGETS = ['ours', 'r0', 'r1'] as const;
+export const TARGETS = ['ours', 'r0', 'r1', 'r1d'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export const DESCRIPTIONS: Record<TargetName, string> = {
   ours: 'the service',
   r0: 'R0, bare ws relay',
   r1: 'R1, ws + batched insertMany + Redis pub/sub',
+  r1d: "R1d, R1 storing the service's message documents under its unique (cid, session, sender) index",
 };
+
+/**
+ * Targets swept for their rate only. R1d holds connections exactly as R1
+ * does, so its idle scenario would repeat R1's.
+ */
+export const RATE_ONLY: readonly TargetName[] = ['r1d'];
 
 export const ADMIN_TOKEN = 'bench-operator-token-0123456789';
 
@@ -58,8 +65,9 @@ export async function startTarget(name: TargetName, infra: Infra, opts: { instan
       MAX_CONNECTIONS: '0',
     });
   }
+  if (name === 'r1d') env.R1_DOCUMENTS = 'service';
   // compiled by `npm run bench` first (prebench): what `npm start` runs, and the baselines alike
-  const entry = { ours: 'dist/src/server.js', r0: 'dist/bench/baselines/r0-relay.js', r1: 'dist/bench/baselines/r1-store-relay.js' }[name];
+  const entry = { ours: 'dist/src/server.js', r0: 'dist/bench/baselines/r0-relay.js', r1: 'dist/bench/baselines/r1-store-relay.js', r1d: 'dist/bench/baselines/r1-store-relay.js' }[name];
   const processes: TargetProcess[] = [];
   const stop = async () => {
     for (const p of processes.splice(0).reverse()) await p.stop();

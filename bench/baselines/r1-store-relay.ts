@@ -10,10 +10,18 @@
  * One flush at a time: each flush's publishes go out before the next one's,
  * so a sender's messages reach the peer in seq order, across processes too.
  *
- * Env: PORT, HEARTBEAT_SECONDS, MONGODB_URL, MONGODB_DB, REDIS_URL, REDIS_PREFIX.
+ * R1d (R1_DOCUMENTS=service) stores what the service stores for a message:
+ * its document's fields (siteId, the sender's name, status) under its unique
+ * (cid, session, sender) index, the one that turns a resend into the
+ * original (src/store/messages.ts). Nothing else changes, so R1 ÷ R1d is
+ * what that guarantee costs the store, and ours ÷ R1d what the rest of the
+ * service costs.
+ *
+ * Env: PORT, HEARTBEAT_SECONDS, MONGODB_URL, MONGODB_DB, REDIS_URL, REDIS_PREFIX, R1_DOCUMENTS.
  */
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
+import { messageIndexes } from '../../src/store/messages.js';
 import { closeOnSignal, relayEnv, startRelay, type InboundSend, type Relay } from './relay.js';
 
 const FLUSH_MS = 5;
@@ -28,13 +36,18 @@ function env(name: string): string {
 interface StoredMessage {
   _id: string;
   sessionId: string;
+  /** R1d only, as the service's documents */
+  siteId?: string;
   seq: number;
   cid: string;
-  from: { id: string; kind: string };
+  from: { id: string; kind: string; name?: string };
   type: 'chat';
   body: { text: string };
+  status?: 'ok';
   createdAt: Date;
 }
+
+const asService = process.env.R1_DOCUMENTS === 'service';
 
 const mongo = new MongoClient(env('MONGODB_URL'));
 const messages = mongo.db(env('MONGODB_DB')).collection<StoredMessage>('messages');
@@ -66,9 +79,10 @@ async function flush(): Promise<void> {
         sessionId: s.sid,
         seq: s.seq,
         cid: s.cid,
-        from: { id: s.from.id, kind: s.from.kind },
+        from: { id: s.from.id, kind: s.from.kind, ...(asService ? { name: s.from.id } : {}) },
         type: 'chat',
         body: { text: s.text },
+        ...(asService ? { siteId: 'bench', status: 'ok' as const } : {}),
         createdAt: new Date(s.ts),
       })),
     );
@@ -88,7 +102,7 @@ async function flush(): Promise<void> {
   }
 }
 
-const ready = Promise.all([mongo.connect(), redis.ping(), sub.ping()]).then(() => undefined);
+const ready = Promise.all([mongo.connect().then(() => (asService ? messages.createIndexes(messageIndexes) : undefined)), redis.ping(), sub.ping()]).then(() => undefined);
 
 const relay: Relay = startRelay({
   ...relayEnv(),

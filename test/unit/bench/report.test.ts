@@ -86,3 +86,29 @@ test('a target that misses its first rate on both tries has sustained none, and 
   assert.match(text, /Sustainable rate: ours none, r1 2000\/s/);
   assert.match(line(text, 'sustainable rate ÷ R1'), /0\.00 .*NOT met/);
 });
+
+test('with R1d in the sweep, the report splits the gap to R1: the dedup index in the store, and the rest of the service', () => {
+  const text = report([
+    run('ours', 1000, 20),
+    run('r1', 1000, 10),
+    run('r1d', 1000, 10),
+    run('ours', 2000, 300),
+    run('ours', 2000, 300, true),
+    run('r1', 2000, 10),
+    run('r1d', 2000, 10),
+    run('r1', 3000, 10),
+    run('r1d', 3000, 250),
+    run('r1d', 3000, 250, true),
+  ]);
+  assert.match(text, /Sustainable rate: ours 1000\/s, r1 ≥ 3000\/s, r1d 2000\/s/);
+  assert.match(line(text, 'sustainable rate ÷ R1 '), /≤ 0\.33 /);
+  assert.match(line(text, '÷ R1d'), /0\.50/);
+  assert.match(line(text, 'R1d ÷ R1'), /≤ 0\.67/);
+});
+
+test('without R1d in the sweep, the report has no R1d rows', () => {
+  const text = report([run('ours', 1000, 20), run('r1', 1000, 10)]);
+  const targets = text.slice(text.indexOf("The issue's targets"));
+  assert.match(targets, /sustainable rate ÷ R1 /);
+  assert.doesNotMatch(targets, /R1d/);
+});
