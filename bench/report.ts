@@ -193,9 +193,9 @@ function targetRows(rep: Report, sustained: Map<TargetName, Sustainable>): Row[]
   }
   rows.push(rateRow('sustainable rate ÷ R1', '≥ 0.6', 0.6, sustained.get('ours'), sustained.get('r1')));
   if (sustained.has('r1d')) {
-    // how much of the gap to R1 is the store's price of the dedup index, and how much the rest of the service
+    // how much of the gap to R1 is what the service must store (its documents under the dedup index), and how much the rest of the service
     rows.push(rateRow("  ÷ R1d (R1 storing the service's documents)", '', 0, sustained.get('ours'), sustained.get('r1d')));
-    rows.push(rateRow('  R1d ÷ R1 (the dedup index, in the store)', '', 0, sustained.get('r1d'), sustained.get('r1')));
+    rows.push(rateRow('  R1d ÷ R1 (the service\'s documents and dedup index, in the store)', '', 0, sustained.get('r1d'), sustained.get('r1')));
   }
   if (sustained.has('r0')) rows.push(rateRow('sustainable rate ÷ R0', '', 0, sustained.get('ours'), sustained.get('r0')));
 

@@ -13,9 +13,9 @@
  * R1d (R1_DOCUMENTS=service) stores what the service stores for a message:
  * its document's fields (siteId, the sender's name, status) under its unique
  * (cid, session, sender) index, the one that turns a resend into the
- * original (src/store/messages.ts). Nothing else changes, so R1 ÷ R1d is
- * what that guarantee costs the store, and ours ÷ R1d what the rest of the
- * service costs.
+ * original (src/store/messages.ts). Nothing else changes, so R1d ÷ R1 is
+ * what storing the service's documents under that guarantee costs the
+ * store, and ours ÷ R1d what the rest of the service costs.
  *
  * Env: PORT, HEARTBEAT_SECONDS, MONGODB_URL, MONGODB_DB, REDIS_URL, REDIS_PREFIX, R1_DOCUMENTS.
  */
@@ -48,6 +48,8 @@ interface StoredMessage {
 }
 
 const asService = process.env.R1_DOCUMENTS === 'service';
+/** R1d: the fields of the service's message document that R1's lacks */
+const serviceFields = (s: InboundSend) => (asService ? { siteId: 'bench', from: { id: s.from.id, kind: s.from.kind, name: s.from.id }, status: 'ok' as const } : {});
 
 const mongo = new MongoClient(env('MONGODB_URL'));
 const messages = mongo.db(env('MONGODB_DB')).collection<StoredMessage>('messages');
@@ -79,11 +81,11 @@ async function flush(): Promise<void> {
         sessionId: s.sid,
         seq: s.seq,
         cid: s.cid,
-        from: { id: s.from.id, kind: s.from.kind, ...(asService ? { name: s.from.id } : {}) },
+        from: { id: s.from.id, kind: s.from.kind },
         type: 'chat',
         body: { text: s.text },
-        ...(asService ? { siteId: 'bench', status: 'ok' as const } : {}),
         createdAt: new Date(s.ts),
+        ...serviceFields(s),
       })),
     );
     const publish = redis.pipeline();
