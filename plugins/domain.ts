@@ -30,6 +30,7 @@ export default fp<DomainPluginOptions>(
       scheduler: app.queues.scheduler,
       limiter: app.limits.messages,
       stamps: app.broker,
+      ...(app.broker.writers ? { writers: app.broker.writers } : {}),
       clock,
       limits: { maxTextLength: opts.maxTextLength, inactivityMs: opts.inactivityCloseMs },
     });

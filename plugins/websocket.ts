@@ -71,6 +71,8 @@ export default fp<WebsocketPluginOptions>(
       // Drain before the HTTP server stops: clients are told 1012 and move on.
       preClose: async () => {
         await gateway.drain();
+        // this instance's own sends are done: the sessions it wrote go to the instances still writing them
+        await app.broker.writers?.leave();
         await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
       },
     });

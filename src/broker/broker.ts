@@ -19,10 +19,12 @@
  *   instance of the same prefix and outlive their last bump by a day;
  * - so are turns at writing a session (SeqTurns in domain/ports.ts,
  *   seq-turns.ts): one instance's at a time;
+ * - and sessions' writers (SessionWriters, session-writers.ts): the
+ *   instance that writes a session, to which the others hand its messages;
  * - `close()` is the goodbye: this instance's connections leave presence and
  *   its subscriptions end.
  */
-import type { Fanout, Presence, Push, SeqTurns, SessionStamps } from '../domain/ports.js';
+import type { Fanout, Presence, Push, SeqTurns, SessionStamps, SessionWriters } from '../domain/ports.js';
 
 /**
  * A stored message as the instances holding its recipients get it: its
@@ -60,5 +62,7 @@ export interface Broker extends Fanout, Presence, SessionStamps, SeqTurns {
   devices(accountId: string): Promise<number>;
   /** `listener` is called each time this instance's subscriptions are back after pushes may have been lost. */
   onPushesLost(listener: () => void): void;
+  /** One writer per session across instances (session-writers.ts); none in-process, where this instance writes every session. */
+  writers?: SessionWriters;
   close(): Promise<void>;
 }

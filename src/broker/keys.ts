@@ -29,6 +29,10 @@ export interface BrokerKeys {
   seqTurnOwed(sessionId: string): string;
   /** STRING: the last seq a turn at the session stored; expires a day after it was last set */
   seqTurnLast(sessionId: string): string;
+  /** STRING: the instance that writes the session's messages; expires unless it renews (session-writers.ts) */
+  sessionWriter(sessionId: string): string;
+  /** pub/sub channel: drafts handed to one instance, and answers to its own (session-writers.ts) */
+  instance(instanceId: string): string;
 }
 
 export function brokerKeys(prefix: string): BrokerKeys {
@@ -42,6 +46,8 @@ export function brokerKeys(prefix: string): BrokerKeys {
     seqTurn: (sessionId) => `${prefix}:turn:session:${sessionId}`,
     seqTurnOwed: (sessionId) => `${prefix}:turn:session:${sessionId}:owed`,
     seqTurnLast: (sessionId) => `${prefix}:turn:session:${sessionId}:last`,
+    sessionWriter: (sessionId) => `${prefix}:writer:session:${sessionId}`,
+    instance: (instanceId) => `${prefix}:broker:instance:${instanceId}`,
   };
 }
 

@@ -38,6 +38,7 @@ import { decodePush, encodePush } from './codec.js';
 import { defineScript } from './define-script.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
 import { createRedisSeqTurns } from './seq-turns.js';
+import { createRedisSessionWriters } from './session-writers.js';
 
 /** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
 const STAMP_TTL_MS = 24 * 3600_000;
@@ -269,7 +270,12 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   // twice in a row: decoded once, shared by the handlers (which must not change a push).
   let lastText: string | undefined;
   let lastPush: Delivery | undefined;
+  const writers = createRedisSessionWriters({ redis, keys, instanceId, log, unsubscribe: (channel) => sub.unsubscribe(channel) });
   sub.on('message', (channel: string, text: string) => {
+    if (channel === writers.channel) {
+      writers.heard(text);
+      return;
+    }
     const entry = channels.get(channel);
     if (!entry) return;
     let push: Delivery;
@@ -298,6 +304,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     }
   }
   try {
+    // other instances hand this one the drafts of the sessions it writes from now on
+    await sub.subscribe(writers.channel);
     // alive before the first connection is written, so that no reader prunes it
     await redis.set(instanceKey, '1', 'PX', ttl);
   } catch (err) {
@@ -508,6 +516,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
 
   return {
     ...createRedisSeqTurns({ redis, keys, instanceId }),
+    writers,
     toAccounts: (ids, push) => publish(ids.map(keys.account), push),
     toSiteAgents: (siteId, push) => publish([keys.siteAgents(siteId)], push),
     subscribeAccount: (id, handler) => subscribe(keys.account(id), handler),
@@ -544,6 +553,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     async close() {
       if (closed) return;
       closed = true;
+      writers.close();
       clearInterval(refreshTimer);
       clearInterval(reassertTimer);
       // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)

@@ -29,8 +29,10 @@ import type {
   Scheduler,
   SessionStamps,
   SessionStore,
+  SessionWriters,
   SiteStore,
 } from './ports.js';
+import { WriterGone } from './ports.js';
 import { SessionCache } from './session-cache.js';
 import { canClose, canSend, canTransfer, canView, isMember, recipients } from './session-rules.js';
 import { TtlCache } from './ttl-cache.js';
@@ -48,6 +50,8 @@ export interface ChatDeps {
   limiter: MessageLimiter;
   /** shared with every instance: lets the send path keep sessions in memory (session-cache.ts) */
   stamps: SessionStamps;
+  /** one writer per session across instances; without it this instance writes every session it is asked to */
+  writers?: SessionWriters;
   clock: Clock;
   limits: { maxTextLength: number; inactivityMs: number };
 }
@@ -56,6 +60,29 @@ export interface ChatDeps {
 export type Closer = Actor | { kind: 'system' };
 
 export type ChatService = ReturnType<typeof createChatService>;
+
+/** A message as `append` takes it: the store adds the rest. */
+type Draft = Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>;
+
+/** Where a session's drafts from this instance go while any is on its way (`append`). */
+interface Route {
+  /** the writer's instance id (this one's: stored here) */
+  writer: Promise<string>;
+  /** how many times the route moved to another writer (a gone one's drafts go again) */
+  move: number;
+  /** the drafts on their way, in the order they came */
+  open: Set<RouteEntry>;
+}
+
+interface RouteEntry {
+  target: { id: string; siteId: string; lastSeq: number };
+  draft: Draft;
+  to: string[];
+  resolve(result: { message: Message; created: boolean }): void;
+  reject(err: unknown): void;
+}
+/** a writer found gone is passed over this long: its sessions' keys may name it until their leases run out */
+const GONE_FOR_MS = 30_000;
 
 const MAX_LIST = 100;
 const MAX_HISTORY_PAGE = 200;
@@ -77,8 +104,12 @@ const REFUSED: Record<LimitRefusal['reason'], string> = {
 };
 
 export function createChatService(deps: ChatDeps) {
-  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, clock, limits } = deps;
+  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, writers, clock, limits } = deps;
   const pushQueue = new KeyedQueue();
+  /** per session with drafts of this instance on their way: to which writer (see `append`) */
+  const routes = new Map<string, Route>();
+  /** writers found gone, until when their sessions' keys may still name them (their leases) */
+  const goneWriters = new Map<string, number>();
   const dispatchQueue = new KeyedQueue();
   /** per site, the dispatch queued behind a running one, not started yet */
   const pendingDispatches = new Map<string, Promise<void>>();
@@ -86,7 +117,7 @@ export function createChatService(deps: ChatDeps) {
   // than the session document, which lags.
   const seqHints = new Map<string, number>();
   /** A seq of the session known stored, the furthest this process knows of (a start for the store's lookups). */
-  const knownStored = (s: Session) => Math.max(s.lastSeq, seqHints.get(s.id) ?? 0);
+  const knownStored = (s: Pick<Session, 'id' | 'lastSeq'>) => Math.max(s.lastSeq, seqHints.get(s.id) ?? 0);
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
   // The session of every message, read mark and typing frame: a database read each would cost as much as storing a message.
@@ -148,8 +179,91 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /**
-   * Stores a message (or finds its earlier copy) and pushes it to the
-   * session's recipients. The store is asked at once (it keeps the session's
+   * Stores a message through its session's writer (SessionWriters): here,
+   * or handed to the instance that writes the session. A session's drafts
+   * from this instance follow one route while any of them is on its way, in
+   * the order they came, whichever instance stores them; the writer is asked
+   * again once none is. When the writer is found gone (it died or drained),
+   * every draft still on the route goes again, in its order, to the
+   * session's next writer: one the gone writer stored is found there by its
+   * cid (`created: false`), and none overtakes another.
+   */
+  function append(session: Session, draft: Draft, also: string[] = []): Promise<{ message: Message; created: boolean }> {
+    const to = unique([...recipients(session), ...also]);
+    const target = { id: session.id, siteId: session.siteId, lastSeq: session.lastSeq };
+    if (!writers) return appendHere(target, draft, to);
+    let route = routes.get(session.id);
+    if (!route) routes.set(session.id, (route = { writer: writerOf(writers, session.id), move: 0, open: new Set() }));
+    const r = route;
+    return new Promise((resolve, reject) => {
+      const entry: RouteEntry = { target, draft, to, resolve, reject };
+      r.open.add(entry);
+      sendOnRoute(writers, r, entry);
+    });
+  }
+
+  /** Sends a draft of the route to the route's writer, and settles it with the answer, or moves the route when the writer is gone. */
+  function sendOnRoute(w: SessionWriters, r: Route, e: RouteEntry): void {
+    const move = r.move;
+    let writer = '';
+    r.writer
+      .then((chosen) => {
+        writer = chosen;
+        if (writer === w.self) {
+          w.renew(e.target.id);
+          return appendHere(e.target, e.draft, e.to);
+        }
+        return w.forward(writer, { session: e.target, draft: e.draft, to: e.to });
+      })
+      .then(
+        (result) => {
+          if (writer !== w.self) noteStored(e.target.id, result.message.seq);
+          answered(r, e);
+          e.resolve(result);
+        },
+        (err: unknown) => {
+          if (!(err instanceof WriterGone)) {
+            answered(r, e);
+            e.reject(err);
+            return;
+          }
+          if (r.move !== move) return; // moved already, this draft with the rest
+          goneWriters.set(writer, Date.now() + GONE_FOR_MS);
+          r.move += 1;
+          r.writer = writerOf(w, e.target.id);
+          for (const x of r.open) sendOnRoute(w, r, x);
+        },
+      );
+  }
+
+  /** A draft of the route is answered (once: a move may have sent it twice). */
+  function answered(r: Route, e: RouteEntry): void {
+    if (!r.open.delete(e)) return;
+    if (r.open.size === 0 && routes.get(e.target.id) === r) routes.delete(e.target.id);
+  }
+
+  /** The session's writer, passing over one found gone lately; this instance when Redis cannot say (the insert is still the claim). */
+  async function writerOf(w: SessionWriters, sessionId: string): Promise<string> {
+    try {
+      const writer = await w.writerOf(sessionId);
+      const goneUntil = goneWriters.get(writer);
+      if (goneUntil === undefined) return writer;
+      if (goneUntil < Date.now()) goneWriters.delete(writer);
+      return await w.writerOf(sessionId, writer);
+    } catch {
+      return w.self;
+    }
+  }
+
+  /** Drafts another instance handed here as their session's writer: stored and pushed as this instance's own, in the order they came. */
+  writers?.serve((request) => {
+    writers.renew(request.session.id);
+    return appendHere(request.session, request.draft, request.to);
+  });
+
+  /**
+   * Stores a message here, as its session's writer (or finds its earlier
+   * copy), and pushes it to the session's recipients. The store is asked at once (it keeps the session's
    * messages in the order asked, several on their way); the pushes leave one
    * after another per session, so recipients hear them in seq order. A push
    * leaves without waiting for the one before it to be acknowledged (the
@@ -158,7 +272,7 @@ export function createChatService(deps: ChatDeps) {
    * still waits for its own push, so that a push that fails fails its send,
    * whose resend pushes it again (below).
    */
-  function append(session: Session, draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>, also: string[] = []) {
+  function appendHere(session: { id: string; siteId: string; lastSeq: number }, draft: Draft, to: string[]) {
     const stored = messages.append({ ...draft, sessionId: session.id, siteId: session.siteId, createdAt: clock.now() }, knownStored(session));
     stored.catch(() => undefined); // awaited in its turn below; a failure before then is not unhandled
     const handed = pushQueue.run(session.id, async () => {
@@ -169,7 +283,7 @@ export function createChatService(deps: ChatDeps) {
       // of it. Repeating it is harmless: lastSeq and cursors only move up, connections drop old seqs.
       if (!created && message.seq <= session.lastSeq) return { message, created, pushed: undefined };
       await sessions.noteAppended(session.id, message.seq, message.createdAt, message.from.kind === 'system' ? undefined : message.from.id);
-      return { message, created, pushed: fanout.toAccounts(unique([...recipients(session), ...also]), { kind: 'message', message }) };
+      return { message, created, pushed: fanout.toAccounts(to, { kind: 'message', message }) };
     });
     return handed.then(async ({ message, created, pushed }) => {
       await pushed;

@@ -161,6 +161,69 @@ export interface SeqTurns {
   giveTurns(turns: Array<{ sessionId: string; lastSeq: number }>): Promise<void>;
 }
 
+/**
+ * A message another instance hands to the writer of its session, with what
+ * that instance read of the session when it took the message: the writer
+ * stores and pushes it without reading the session again.
+ */
+export interface ForwardedAppend {
+  session: { id: string; siteId: string; lastSeq: number };
+  draft: Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>;
+  /** who gets the message pushed: the session's members when it was taken, and any others named */
+  to: string[];
+}
+
+/**
+ * One writer per session across instances. When a session's visitor is on
+ * one instance and its agent on another, both would store its messages and
+ * take turns at it (SeqTurns), one turn per message when they chat, each
+ * waiting for the other's insert: two instances sustained half of what one
+ * did (bench/RESULTS.md, 2026-12-07). Instead, the instance that writes a
+ * session first is its writer for as long as it keeps writing it (a lease);
+ * the others hand it their drafts, and it stores and pushes them as its own.
+ *
+ * Advisory like SeqTurns: the insert is still the claim, so two instances
+ * that both believe they write a session (a lease that lapsed under a slow
+ * writer) cost clashes, never a gap or a duplicate.
+ */
+export interface SessionWriters {
+  /** this instance, as `writerOf` names it */
+  readonly self: string;
+  /**
+   * The instance that writes the session now, made this one when none does,
+   * or when it is `gone` (a writer `forward` found gone); renews the lease
+   * when it is this one.
+   */
+  writerOf(sessionId: string, gone?: string): Promise<string>;
+  /** This instance wrote the session (for itself or for another): it stays its writer (a renewal, now and then). */
+  renew(sessionId: string): void;
+  /**
+   * Hands a draft to the writer `instanceId`: its answer once the message is
+   * stored and pushed, or its refusal. Rejects with WriterGone when no such
+   * instance listens (it died or drained), and so do the drafts handed to it
+   * earlier that it had not answered; with `unavailable` when it does not
+   * answer in time. Either way it may have stored the draft: a resend finds
+   * it by its cid.
+   */
+  forward(instanceId: string, request: ForwardedAppend): Promise<{ message: Message; created: boolean }>;
+  /** Serves the drafts other instances hand to this one. */
+  serve(handler: (request: ForwardedAppend) => Promise<{ message: Message; created: boolean }>): void;
+  /**
+   * Stops being any session's writer (a drain, once this instance's own
+   * sends are done): drafts handed here from now on find it gone, and their
+   * instances take its sessions over at once.
+   */
+  leave(): Promise<void>;
+}
+
+/** SessionWriters.forward: nobody listens as that instance any more. */
+export class WriterGone extends Error {
+  constructor(readonly instanceId: string) {
+    super(`instance ${instanceId} is gone`);
+    this.name = 'WriterGone';
+  }
+}
+
 export interface Presence {
   /** Agents of the site with at least one live connection. */
   onlineAgents(siteId: string): Promise<string[]>;

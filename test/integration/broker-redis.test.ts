@@ -217,7 +217,8 @@ describe('redis broker: fan-out between instances', () => {
     const ids = Array.from({ length: 300 }, (_, i) => `acct-storm-${i}`);
     const boxes = ids.map(() => inbox());
     await Promise.all(ids.map((id, i) => a.subscribeAccount(id, boxes[i]!.handler)));
-    const subscribes = sub!.stop().filter(([name]) => name === 'subscribe');
+    // the broker's own channel (drafts handed to it as a session's writer) is subscribed once, at its start
+    const subscribes = sub!.stop().filter(([name, ...channels]) => name === 'subscribe' && !String(channels[0]).startsWith(keys.instance('')));
     assert.ok(subscribes.length <= 3, `${subscribes.length} SUBSCRIBE commands for ${ids.length} channels`);
     assert.deepEqual(subscribes.flatMap(([, ...channels]) => channels).sort(), ids.map((id) => keys.account(id)).sort());
     await b.toAccounts(ids, messagePush('s-storm', 1));
