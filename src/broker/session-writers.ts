@@ -23,6 +23,7 @@ import { createGatherer } from '../domain/gatherer.js';
 import type { Message } from '../domain/model.js';
 import { type ForwardedAppend, type SessionWriters, WriterGone } from '../domain/ports.js';
 import { AppError, type ErrorCode, ERROR_STATUS, unavailable } from '../errors.js';
+import { isRecord } from './codec.js';
 import { defineScript } from './define-script.js';
 import type { BrokerKeys } from './keys.js';
 
@@ -268,8 +269,4 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
       }
     },
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -22,6 +22,7 @@ import type {
   Clock,
   CursorStore,
   Fanout,
+  ForwardedAppend,
   LimitRefusal,
   MessageLimiter,
   MessageStore,
@@ -61,8 +62,8 @@ export type Closer = Actor | { kind: 'system' };
 
 export type ChatService = ReturnType<typeof createChatService>;
 
-/** A message as `append` takes it: the store adds the rest. */
-type Draft = Omit<Message, 'id' | 'seq' | 'sessionId' | 'siteId' | 'createdAt'>;
+/** A message as `append` takes it (and hands it to another instance): the store adds the rest. */
+type Draft = ForwardedAppend['draft'];
 
 /** Where a session's drafts from this instance go while any is on its way (`append`). */
 interface Route {
@@ -222,12 +223,13 @@ export function createChatService(deps: ChatDeps) {
           e.resolve(result);
         },
         (err: unknown) => {
+          // moved already, this draft with the rest: the attempt on the new writer answers it
+          if (r.move !== move) return;
           if (!(err instanceof WriterGone)) {
             answered(r, e);
             e.reject(err);
             return;
           }
-          if (r.move !== move) return; // moved already, this draft with the rest
           goneWriters.set(writer, Date.now() + GONE_FOR_MS);
           r.move += 1;
           r.writer = writerOf(w, e.target.id);
