@@ -29,8 +29,15 @@ import type { BrokerKeys } from './keys.js';
 
 /** a writer that stops renewing (it stopped writing the session, or died) is the writer this long at most */
 export const WRITER_LEASE_MS = 5000;
-/** a writer renews its lease on a session it writes at most this often */
-const RENEW_EVERY_MS = WRITER_LEASE_MS / 5;
+/**
+ * An answer to "who writes this session" is used this long without asking
+ * again, and a writer renews its lease on a session it writes at most this
+ * often: a session whose messages come one at a time costs a script call a
+ * second, not one a message. Safe either way: this instance's own lease has
+ * 4 s left when the answer expires, and a writer named by an older answer
+ * that died is found gone at the next draft handed to it.
+ */
+const KNOWN_FOR_MS = WRITER_LEASE_MS / 5;
 /**
  * A draft handed to a writer that has not answered within this is refused
  * (`unavailable`): the writer is alive (it got the draft) but stuck. It may
@@ -40,8 +47,8 @@ export const FORWARD_TIMEOUT_MS = 10_000;
 /** what a sender is told to wait after a refusal of this kind */
 const RETRY_MS = 1000;
 const MAX_ASK_BATCH = 1000;
-/** renewal stamps kept per session written here; past this the oldest half is forgotten (they are renewed again) */
-const MAX_RENEWALS = 50_000;
+/** answers kept; past this the oldest half is forgotten (asked again) */
+const MAX_KNOWN = 50_000;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -111,8 +118,10 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
   defineScript(redis, 'sessionWriters', { lua: WRITER_OF_LUA });
   const channel = keys.instance(self);
   const pending = new Map<number, Pending>();
-  /** per session this instance writes, when it last made itself the writer */
-  const renewedAt = new Map<string, number>();
+  /** per session, its writer as last asked, and when */
+  const known = new Map<string, { writer: string; at: number }>();
+  /** sessions whose renewal is on its way */
+  const renewing = new Set<string>();
   let nextRequest = 1;
   let handler: Handler | undefined;
   let closed = false;
@@ -125,7 +134,7 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
         const now = Date.now();
         batch.forEach((a, i) => {
           const writer = writers[i]!;
-          if (writer === self) noteRenewed(a.sessionId, now);
+          remember(a.sessionId, writer, now);
           a.resolve(writer);
         });
       } catch (err) {
@@ -134,15 +143,15 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
     },
   });
 
-  function noteRenewed(sessionId: string, at: number): void {
-    if (renewedAt.size >= MAX_RENEWALS && !renewedAt.has(sessionId)) {
-      let drop = renewedAt.size / 2;
-      for (const id of renewedAt.keys()) {
+  function remember(sessionId: string, writer: string, at: number): void {
+    if (known.size >= MAX_KNOWN && !known.has(sessionId)) {
+      let drop = known.size / 2;
+      for (const id of known.keys()) {
         if (drop-- <= 0) break;
-        renewedAt.delete(id);
+        known.delete(id);
       }
     }
-    renewedAt.set(sessionId, at);
+    known.set(sessionId, { writer, at });
   }
 
   /** No more asking or handing on (a drain or the broker's close). */
@@ -154,6 +163,8 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
 
   function writerOf(sessionId: string, gone = ''): Promise<string> {
     if (closed) return Promise.reject(unavailable('the instance is shutting down', RETRY_MS));
+    const last = known.get(sessionId);
+    if (last && last.writer !== gone && Date.now() - last.at < KNOWN_FOR_MS) return Promise.resolve(last.writer);
     return new Promise((resolve, reject) => asks.add({ sessionId, gone, resolve, reject }));
   }
 
@@ -194,10 +205,13 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
     writerOf,
 
     renew(sessionId) {
-      const now = Date.now();
-      if (now - (renewedAt.get(sessionId) ?? 0) < RENEW_EVERY_MS) return;
-      noteRenewed(sessionId, now); // one renewal on its way at a time
-      writerOf(sessionId).catch(() => renewedAt.delete(sessionId)); // a lapsed lease is taken again by whoever writes next
+      const last = known.get(sessionId);
+      if ((last?.writer === self && Date.now() - last.at < KNOWN_FOR_MS) || renewing.has(sessionId)) return;
+      renewing.add(sessionId);
+      // a lapsed lease is taken again by whoever writes next
+      writerOf(sessionId)
+        .catch(() => undefined)
+        .finally(() => renewing.delete(sessionId));
     },
 
     async forward(instanceId, request) {
