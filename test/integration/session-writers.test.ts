@@ -4,6 +4,8 @@
  * instance that writes a session first writes everything of it, the other
  * hands its sends over; a writer that leaves (a drain) or is gone is taken
  * over at once, and nothing is lost, repeated or reordered on the way.
+ * (A writer killed outright, with drafts on their way to it: the scale-out
+ * test's SIGKILL, test/integration/scale-out.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -136,6 +138,47 @@ describe('two instances writing one session', () => {
       for (const c of [v, g]) await waitFor(() => seqs(c).at(-1) === last, 10_000, `every message to reach ${c === v ? 'the visitor' : 'the agent'}`);
       // the agent joined at the acceptance: it sees from there on (it syncs what came before)
       for (const c of [v, g]) assert.deepEqual(seqs(c), range1(last).slice(seqs(c)[0]! - 1), 'pushed once each, in seq order');
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('while the writer’s instance restarts, the other one takes the session over: the agent’s messages go through, and the visitor gets them all, once, in order', async () => {
+    const site = await createSite(a);
+    const agent = await createAgent(a, site, { maxSessions: 5 });
+    const visitor = await visitorWithSession(a, site);
+    const { sessionId } = visitor;
+    const redis = new Redis(testUrls().redisUrl, { maxRetriesPerRequest: null });
+    try {
+      const writerKey = brokerKeys(a.config.redisPrefix).sessionWriter(sessionId);
+      const v = sdkClient(a, visitor.token);
+      const g = sdkClient(b, agent.token);
+      clients.push(v, g);
+      await waitFor(() => v.readies.length === 1 && g.readies.length === 1, 10_000, 'both clients to be ready');
+      assert.equal((await api(b, agent.token).post(`/sessions/${sessionId}/accept`)).status, 200);
+      await v.client.send(sessionId, 'before');
+      assert.equal(await redis.get(writerKey), a.app.broker.writers?.self, 'the visitor’s instance writes the session');
+
+      await a.stop();
+      const during = await Promise.all(['one', 'two', 'three'].map((text) => g.client.send(sessionId, text)));
+      assert.deepEqual(
+        during.map((f) => f.seq),
+        [during[0]!.seq, during[0]!.seq + 1, during[0]!.seq + 2],
+        'stored one after another while the writer was away',
+      );
+      assert.equal(await redis.get(writerKey), b.app.broker.writers?.self, 'the agent’s instance took the session over');
+
+      await a.start();
+      const history = await restHistory(b, agent.token, sessionId);
+      const last = history.at(-1)!.seq;
+      assert.deepEqual(history.map((m) => m.seq), range1(last), 'stored without a gap');
+      assert.deepEqual(
+        history.filter((m) => m.type === 'chat').map((m) => (m.body as { text: string }).text),
+        ['before', 'one', 'two', 'three'],
+      );
+      await waitFor(() => v.client.lastSeq(sessionId) >= last, 15_000, 'the visitor to reconnect and catch up');
+      const texts = timeline(v.messages, sessionId).map((m) => m.text);
+      assert.deepEqual(texts.filter((t) => ['before', 'one', 'two', 'three'].includes(String(t))), ['before', 'one', 'two', 'three'], 'the visitor sees each once, in order');
     } finally {
       await redis.quit();
     }
