@@ -154,6 +154,11 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
     known.set(sessionId, { writer, at });
   }
 
+  function knownWriter(sessionId: string): string | undefined {
+    const last = known.get(sessionId);
+    return last && Date.now() - last.at < KNOWN_FOR_MS ? last.writer : undefined;
+  }
+
   /** No more asking or handing on (a drain or the broker's close). */
   function stop(): void {
     if (closed) return;
@@ -163,8 +168,8 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
 
   function writerOf(sessionId: string, gone = ''): Promise<string> {
     if (closed) return Promise.reject(unavailable('the instance is shutting down', RETRY_MS));
-    const last = known.get(sessionId);
-    if (last && last.writer !== gone && Date.now() - last.at < KNOWN_FOR_MS) return Promise.resolve(last.writer);
+    const last = knownWriter(sessionId);
+    if (last !== undefined && last !== gone) return Promise.resolve(last);
     return new Promise((resolve, reject) => asks.add({ sessionId, gone, resolve, reject }));
   }
 
@@ -203,6 +208,7 @@ export function createRedisSessionWriters(opts: SessionWritersOptions): RedisSes
     self,
     channel,
     writerOf,
+    knownWriter,
 
     renew(sessionId) {
       const last = known.get(sessionId);

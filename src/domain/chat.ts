@@ -109,6 +109,8 @@ export function createChatService(deps: ChatDeps) {
   const pushQueue = new KeyedQueue();
   /** per session with drafts of this instance on their way: to which writer (see `append`) */
   const routes = new Map<string, Route>();
+  /** per session, its drafts being stored here outside a route (`append`'s fast path), how many */
+  const storingHere = new Map<string, number>();
   /** writers found gone, until when their sessions' keys may still name them (their leases) */
   const goneWriters = new Map<string, number>();
   const dispatchQueue = new KeyedQueue();
@@ -194,6 +196,21 @@ export function createChatService(deps: ChatDeps) {
     const target = { id: session.id, siteId: session.siteId, lastSeq: session.lastSeq };
     if (!writers) return appendHere(target, draft, to);
     let route = routes.get(session.id);
+    if (!route && (storingHere.has(session.id) || writers.knownWriter(session.id) === writers.self)) {
+      // The usual case with one instance, and for the sessions this one writes: nothing of the
+      // session is on its way elsewhere, so it is queued here at once, behind what already is. While
+      // any is, the next stays here too, whoever the writer has become meanwhile: none overtakes another.
+      writers.renew(session.id);
+      storingHere.set(session.id, (storingHere.get(session.id) ?? 0) + 1);
+      const stored = appendHere(target, draft, to);
+      const done = () => {
+        const left = storingHere.get(session.id)! - 1;
+        if (left > 0) storingHere.set(session.id, left);
+        else storingHere.delete(session.id);
+      };
+      stored.then(done, done);
+      return stored;
+    }
     if (!route) routes.set(session.id, (route = { writer: writerOf(writers, session.id), move: 0, open: new Set() }));
     const r = route;
     return new Promise((resolve, reject) => {

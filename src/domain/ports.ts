@@ -195,6 +195,8 @@ export interface SessionWriters {
    * when it is this one.
    */
   writerOf(sessionId: string, gone?: string): Promise<string>;
+  /** The writer `writerOf` answered lately (within a second), without asking; undefined when it did not. */
+  knownWriter(sessionId: string): string | undefined;
   /** This instance wrote the session (for itself or for another): it stays its writer (a renewal, now and then). */
   renew(sessionId: string): void;
   /**
