@@ -247,7 +247,7 @@ export function createChatService(deps: ChatDeps) {
             e.reject(err);
             return;
           }
-          goneWriters.set(writer, Date.now() + GONE_FOR_MS);
+          goneWriters.set(writer, clock.now().getTime() + GONE_FOR_MS);
           r.move += 1;
           r.writer = writerOf(w, e.target.id);
           for (const x of r.open) sendOnRoute(w, r, x);
@@ -267,7 +267,10 @@ export function createChatService(deps: ChatDeps) {
       const writer = await w.writerOf(sessionId);
       const goneUntil = goneWriters.get(writer);
       if (goneUntil === undefined) return writer;
-      if (goneUntil < Date.now()) goneWriters.delete(writer);
+      if (goneUntil < clock.now().getTime()) {
+        goneWriters.delete(writer); // its sessions' leases are over: the key names it no more (instance ids are never reused)
+        return writer;
+      }
       return await w.writerOf(sessionId, writer);
     } catch {
       return w.self;
