@@ -21,6 +21,7 @@ import type {
   SessionFilter,
   SessionStamps,
   SessionStore,
+  SessionWriters,
   SiteStore,
 } from '../../../src/domain/ports.js';
 
@@ -65,6 +66,8 @@ export interface World {
   addSite(routing?: Site['routing']): Site;
   addAgent(siteId: string, opts?: { maxSessions?: number; load?: number; online?: boolean }): Actor;
   addVisitor(siteId: string): Actor;
+  /** Another instance of the service over the same stores, its sessions written through `writers`. */
+  instance(writers: SessionWriters): ChatService;
 }
 
 const matches = (s: Session, f: SessionFilter) =>
@@ -264,7 +267,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     },
   };
 
-  const chat = createChatService({
+  const deps = {
     sites: siteStore,
     accounts: accountStore,
     sessions: sessionStore,
@@ -277,7 +280,8 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     stamps,
     clock,
     limits,
-  });
+  };
+  const chat = createChatService(deps);
 
   const actor = (a: Account): Actor => ({ id: a.id, siteId: a.siteId, kind: a.kind as Actor['kind'], name: a.name });
 
@@ -319,6 +323,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
       accounts.set(visitor.id, visitor);
       return actor(visitor);
     },
+    instance: (writers) => createChatService({ ...deps, writers }),
   };
   return world;
 }
