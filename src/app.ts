@@ -90,8 +90,7 @@ const app: FastifyPluginAsync<AppOptions> = async (instance, { config, overloadP
   await instance.register(redisPlugin, { url: config.redisUrl });
   await instance.register(limitsPlugin, { prefix: config.redisPrefix, msgRatePerSec: config.msgRatePerSec, msgBurst: config.msgBurst, wsConnectPerMin: config.wsConnectPerMin });
   await instance.register(brokerPlugin, { kind: config.broker, prefix: config.redisPrefix, presenceTtlMs: config.presenceTtlMs });
-  // after the broker: instances writing one session take turns through it
-  await instance.register(mongoPlugin, { url: config.mongodbUrl, ...(config.mongodbDb ? { dbName: config.mongodbDb } : {}), turns: instance.broker });
+  await instance.register(mongoPlugin, { url: config.mongodbUrl, ...(config.mongodbDb ? { dbName: config.mongodbDb } : {}) });
   await instance.register(queuesPlugin, { prefix: config.redisPrefix });
   await instance.register(domainPlugin, { maxTextLength: config.maxTextLength, inactivityCloseMs: config.inactivityCloseMs });
   await instance.register(authPlugin, { adminToken: config.adminToken, tokenSecret: config.tokenSecret });

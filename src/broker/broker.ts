@@ -17,14 +17,12 @@
  *   than the presence TTL;
  * - session stamps (see SessionStamps in domain/ports.ts) are shared by every
  *   instance of the same prefix and outlive their last bump by a day;
- * - so are turns at writing a session (SeqTurns in domain/ports.ts,
- *   seq-turns.ts): one instance's at a time;
- * - and sessions' writers (SessionWriters, session-writers.ts): the
+ * - and so are sessions' writers (SessionWriters, session-writers.ts): the
  *   instance that writes a session, to which the others hand its messages;
  * - `close()` is the goodbye: this instance's connections leave presence and
  *   its subscriptions end.
  */
-import type { Fanout, Presence, Push, SeqTurns, SessionStamps, SessionWriters } from '../domain/ports.js';
+import type { Fanout, Presence, Push, SessionStamps, SessionWriters } from '../domain/ports.js';
 
 /**
  * A stored message as the instances holding its recipients get it: its
@@ -53,7 +51,7 @@ export interface PresenceAccount {
   kind: string;
 }
 
-export interface Broker extends Fanout, Presence, SessionStamps, SeqTurns {
+export interface Broker extends Fanout, Presence, SessionStamps {
   subscribeAccount(accountId: string, handler: PushHandler): Promise<Unsubscribe>;
   subscribeSiteAgents(siteId: string, handler: PushHandler): Promise<Unsubscribe>;
   /** The account's connection `connectionId` opened (`+1`) or closed (`-1`). */

@@ -23,12 +23,6 @@ export interface BrokerKeys {
   presenceInstance(instanceId: string): string;
   /** STRING: the session's change stamp (a counter bumped by every transition) */
   sessionStamp(sessionId: string): string;
-  /** STRING: the instance whose turn it is to write the session's messages; expires with the turn's lease (seq-turns.ts) */
-  seqTurn(sessionId: string): string;
-  /** STRING: the instance owed the session's next turn (it asked while another held it); expires unless it keeps asking */
-  seqTurnOwed(sessionId: string): string;
-  /** STRING: the last seq a turn at the session stored; expires a day after it was last set */
-  seqTurnLast(sessionId: string): string;
   /** STRING: the instance that writes the session's messages; expires unless it renews (session-writers.ts) */
   sessionWriter(sessionId: string): string;
   /** pub/sub channel: drafts handed to one instance, and answers to its own (session-writers.ts) */
@@ -43,9 +37,6 @@ export function brokerKeys(prefix: string): BrokerKeys {
     presenceSiteAgents: (siteId) => `${prefix}:presence:conns:site:${siteId}:agents`,
     presenceInstance: (instanceId) => `${prefix}:presence:instance:${instanceId}`,
     sessionStamp: (sessionId) => `${prefix}:stamp:session:${sessionId}`,
-    seqTurn: (sessionId) => `${prefix}:turn:session:${sessionId}`,
-    seqTurnOwed: (sessionId) => `${prefix}:turn:session:${sessionId}:owed`,
-    seqTurnLast: (sessionId) => `${prefix}:turn:session:${sessionId}:last`,
     sessionWriter: (sessionId) => `${prefix}:writer:session:${sessionId}`,
     instance: (instanceId) => `${prefix}:broker:instance:${instanceId}`,
   };

@@ -55,11 +55,6 @@ export function createMemoryBroker(): Broker {
     async bumpSessionStamp(sessionId) {
       stamps.set(sessionId, (stamps.get(sessionId) ?? 0) + 1);
     },
-    // one instance: no other writer to take turns with
-    async takeTurns(sessionIds) {
-      return sessionIds.map(() => 0);
-    },
-    async giveTurns() {},
     async close() {
       subs.clear();
       online.clear();

@@ -28,7 +28,7 @@
  * connections costs a few pipelines, not one each.
  *
  * A session stamp is a counter (INCR) under its own key, whose expiry each
- * bump pushes a day out. Turns at writing a session are seq-turns.ts's.
+ * bump pushes a day out. Who writes a session is session-writers.ts's.
  */
 import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
@@ -37,7 +37,6 @@ import { createGatherer } from '../domain/gatherer.js';
 import { decodePush, encodePush } from './codec.js';
 import { defineScript } from './define-script.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
-import { createRedisSeqTurns } from './seq-turns.js';
 import { createRedisSessionWriters } from './session-writers.js';
 
 /** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
@@ -515,7 +514,6 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   }
 
   return {
-    ...createRedisSeqTurns({ redis, keys, instanceId }),
     writers,
     toAccounts: (ids, push) => publish(ids.map(keys.account), push),
     toSiteAgents: (siteId, push) => publish([keys.siteAgents(siteId)], push),

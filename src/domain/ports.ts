@@ -136,32 +136,6 @@ export interface SessionStamps {
 }
 
 /**
- * Turns at writing a session's messages, shared by every instance. When the
- * visitor's connection is on one instance and the agent's on another, both
- * store the session's messages; racing for the same seqs, each clash costs a
- * retry and lookups, and under load the retries kept the database so busy
- * that throughput fell by half (bench/RESULTS.md, 2026-12-07). Taking turns,
- * one instance at a time writes a session, starting after the last seq the
- * previous turn stored.
- *
- * Advisory only: the insert is still the claim (shared/DESIGN.md, "Order"),
- * so a turn that lapses (its holder died or was slow) or a writer that takes
- * none costs a clash, never a gap or a duplicate. A turn lapses by itself a
- * while after it was taken.
- */
-export interface SeqTurns {
-  /**
-   * Asks for this instance's turn at each session, in one round trip. For
-   * each, in order: the last seq an earlier turn stored (0 when none is
-   * known; it may lag, never lead), or null when another instance has the
-   * turn, or is owed it next (it asked while this one held it).
-   */
-  takeTurns(sessionIds: string[]): Promise<Array<number | null>>;
-  /** Gives the turns back, each with the last seq stored during it (0: nothing was). */
-  giveTurns(turns: Array<{ sessionId: string; lastSeq: number }>): Promise<void>;
-}
-
-/**
  * A message another instance hands to the writer of its session, with what
  * that instance read of the session when it took the message: the writer
  * stores and pushes it without reading the session again.
@@ -175,16 +149,19 @@ export interface ForwardedAppend {
 
 /**
  * One writer per session across instances. When a session's visitor is on
- * one instance and its agent on another, both would store its messages and
- * take turns at it (SeqTurns), one turn per message when they chat, each
- * waiting for the other's insert: two instances sustained half of what one
- * did (bench/RESULTS.md, 2026-12-07). Instead, the instance that writes a
- * session first is its writer for as long as it keeps writing it (a lease);
- * the others hand it their drafts, and it stores and pushes them as its own.
+ * one instance and its agent on another, both would store its messages:
+ * racing for the same seqs, each clash cost a retry and lookups, and taking
+ * turns at the session (until 2026-12-07) cost one turn per message when
+ * they chatted, each waiting for the other's insert: two instances sustained
+ * half of what one did (bench/RESULTS.md, 2026-12-07). Instead, the instance
+ * that writes a session first is its writer for as long as it keeps writing
+ * it (a lease); the others hand it their drafts, and it stores and pushes
+ * them as its own.
  *
- * Advisory like SeqTurns: the insert is still the claim, so two instances
- * that both believe they write a session (a lease that lapsed under a slow
- * writer) cost clashes, never a gap or a duplicate.
+ * Advisory only: the insert is still the claim (shared/DESIGN.md, "Order"),
+ * so two instances that both believe they write a session (a lease that
+ * lapsed under a stuck writer, Redis away) cost clashes, never a gap or a
+ * duplicate.
  */
 export interface SessionWriters {
   /** this instance, as `writerOf` names it */

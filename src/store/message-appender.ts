@@ -33,20 +33,17 @@
  * refusal is never stored before the refused one. Other members are not held:
  * a message of theirs owes nothing to one that was never stored.
  *
- * Given SeqTurns (domain/ports.ts), a session another instance writes as well
- * is written in turns instead: a batch asks for the turns of its contended
- * sessions in one round trip; a session whose turn it got goes into the
- * ordered insert with all its drafts, numbered on from the last seq the
- * previous turn stored, and the turn is given back once the insert is done;
- * a session refused its turn leaves the batch and asks again once the
- * holder has stored (or TURN_RETRY_MS later). Without turns (none given, or
- * asking failed) such a session sends one draft per batch, as above. The
- * insert stays the claim either way.
+ * Two instances rarely write one session: each session has one writer
+ * (broker/session-writers.ts), and the others hand it their drafts. When two
+ * do anyway (a writer's lease lapsed while it was stuck, Redis away), the
+ * insert is still the claim: they clash now and then, and the session sends
+ * one draft per batch until CONTENDED_MS passes without a clash. Until
+ * 2026-12-07 such sessions took turns through Redis (seq-turns.ts), which
+ * the one writer made idle.
  */
 import type { Collection, MongoBulkWriteError } from 'mongodb';
 import { createGatherer } from '../domain/gatherer.js';
 import type { Message, MessageDraft } from '../domain/model.js';
-import type { SeqTurns } from '../domain/ports.js';
 import { unavailable } from '../errors.js';
 import { isDuplicateKey } from './ids.js';
 import type { WriteLane } from './write-lane.js';
@@ -98,14 +95,6 @@ export const STORE_RETRY_MS = 1000;
  * insert, where everything after a clash is left untried.
  */
 const CONTENDED_MS = 10_000;
-/**
- * A session refused its turn (another instance is writing it) asks again as
- * soon as the broker brings a message that instance stored (noteStored), or
- * after this at the latest (the holder stored nothing, or writes through
- * REST and the broker brings this process nothing of it). Well under
- * broker/seq-turns.ts's TURN_OWED_MS, so that it stays owed the next turn.
- */
-const TURN_RETRY_MS = 10;
 /**
  * After a failure, how long a lane takes from each sender with refused
  * drafts only those back (in their order) and refuses the sender's others:
@@ -180,24 +169,9 @@ export interface MessageAppender {
   noteStored(sessionId: string, seq: number): void;
 }
 
-/**
- * Turns at writing the sessions another instance writes too (SeqTurns), and
- * who hears when they cannot be had (Redis away): once when asking starts to
- * fail, not at every batch, and again only after asking worked meanwhile.
- */
-export interface TurnTaking {
-  turns: SeqTurns;
-  onLost?(err: unknown): void;
-}
-
-export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups, taking?: TurnTaking): MessageAppender {
+export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLane, lookups: AppenderLookups): MessageAppender {
   const lanes = new Map<string, Lane>();
-  /** asking for turns failed last time: the outage was reported */
-  let turnsLost = false;
   const batches = createGatherer<Lane>({ maxBatch: MAX_BATCH, send: store, waitMs: (last) => (last > 1 ? GATHER_MS : 0), maxInFlight: IN_FLIGHT });
-  /** lanes refused their turn, to be offered again when `askTimer` fires */
-  const askingAgain = new Set<Lane>();
-  let askTimer: NodeJS.Timeout | undefined;
   /** the wait of the oldest draft in the last batch stored, ms (lagMs) */
   let lastLag = 0;
   /** per batch on its way: when its oldest draft was appended */
@@ -264,111 +238,47 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
     return null;
   }
 
-  /** Offers the lane again shortly: another instance has its turn now. */
-  function askAgain(l: Lane): void {
-    askingAgain.add(l);
-    askTimer ??= setTimeout(() => {
-      askTimer = undefined;
-      const due = [...askingAgain];
-      askingAgain.clear();
-      for (const x of due) offer(x);
-    }, TURN_RETRY_MS);
-  }
-
-  /**
-   * Asks for the turns of the offered lanes that another instance writes as
-   * well: the last seq each granted one brings. A refused lane is let go
-   * (not busy) and asks again shortly. When asking fails (Redis away), none
-   * is granted: those lanes send one draft per batch, as without turns.
-   */
-  async function takeTurns(offered: Lane[], now: number): Promise<Map<Lane, number>> {
-    const granted = new Map<Lane, number>();
-    const shared = taking ? offered.filter((l) => l.contendedUntil > now) : [];
-    if (shared.length === 0) return granted;
-    let lasts: Array<number | null>;
-    try {
-      lasts = await taking!.turns.takeTurns(shared.map((l) => l.sessionId));
-      turnsLost = false;
-    } catch (err) {
-      if (!turnsLost) taking!.onLost?.(err);
-      turnsLost = true;
-      return granted;
-    }
-    shared.forEach((l, i) => {
-      const last = lasts[i];
-      if (last === null || last === undefined) {
-        l.busy = false;
-        askAgain(l);
-      } else {
-        granted.set(l, last);
-      }
-    });
-    return granted;
-  }
-
   async function store(offered: Lane[]): Promise<void> {
-    // busy from here: a draft appended while the turns are asked for waits for the next batch
     for (const l of offered) {
       l.offered = false;
       l.busy = true;
     }
     const now = Date.now();
-    const turnOf = await takeTurns(offered, now);
-    // sessions with a turn go last in the ordered insert: a clash there (a writer without a turn) leaves only them untried
-    const free: Entry[] = [];
-    const inTurn: Entry[] = [];
+    const ordered: Entry[] = [];
     const contended: Entry[] = [];
     let size = 0;
     /** when the batch's oldest draft was appended: a lane's first is its oldest (drafts put back go to the front) */
     let oldest = now;
     for (const l of offered) {
-      if (!l.busy) continue; // refused its turn
       const room = MAX_BATCH - size;
       if (room <= 0 || l.waiting.length === 0) {
         l.busy = false;
         offer(l);
         continue;
       }
-      const last = turnOf.get(l);
-      const alone = last === undefined && l.contendedUntil > now;
+      const alone = l.contendedUntil > now;
       const taken = l.waiting.splice(0, alone ? 1 : room);
       size += taken.length;
       oldest = Math.min(oldest, taken[0]!.since);
-      let seq = Math.max(l.next, taken[0]!.hint + 1, (last ?? 0) + 1);
-      const into = alone ? contended : last === undefined ? free : inTurn;
+      let seq = Math.max(l.next, taken[0]!.hint + 1);
+      const into = alone ? contended : ordered;
       for (const item of taken) {
         into.push({ lane: l, item, doc: { ...item.draft, _id: lookups.messageId(l.sessionId, seq), seq } });
         seq += 1;
       }
     }
-    const ordered = inTurn.length === 0 ? free : [...free, ...inTurn];
     const batch = { oldest };
     flying.add(batch);
-    let given = false;
-    /** gives the batch's turns back, each with the last seq its lane stored (once) */
-    const giveBack = (storedTo: Map<Lane, number>) => {
-      if (given || turnOf.size === 0) return;
-      given = true;
-      // a turn not given back (Redis away) lapses with its lease
-      taking!.turns.giveTurns([...turnOf.keys()].map((l) => ({ sessionId: l.sessionId, lastSeq: storedTo.get(l) ?? 0 }))).catch(() => undefined);
-    };
     try {
-      if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended, giveBack);
+      if (ordered.length + contended.length > 0) await insertAndSettle(ordered, contended);
     } finally {
       flying.delete(batch);
       if (ordered.length + contended.length > 0) lastLag = Date.now() - oldest;
-      giveBack(new Map());
     }
   }
 
-  /**
-   * Inserts a batch's documents and settles each draft: stored, back in its
-   * lane, or clashed (settle). The batch's turns go back before any draft is
-   * answered, so before any of its messages is published: the broker's
-   * connection carries both, in order, and an instance waiting for one of
-   * these turns asks again when such a message reaches it.
-   */
-  async function insertAndSettle(ordered: Entry[], contended: Entry[], giveBack: (storedTo: Map<Lane, number>) => void): Promise<void> {
+  /** Inserts a batch's documents and settles each draft: stored, back in its lane, or clashed (settle). */
+  async function insertAndSettle(ordered: Entry[], contended: Entry[]): Promise<void> {
     let outcomes: readonly [Outcome, Outcome];
     try {
       outcomes = await lane.run(async () => [await insert(ordered, true), await insert(contended, false)] as const);
@@ -376,9 +286,6 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       outcomes = [asError(err), asError(err)];
     }
     const [inOrder, oneEach] = outcomes;
-    const storedTo = new Map<Lane, number>();
-    if (!(inOrder instanceof Error)) ordered.forEach((e, i) => inOrder.has(i) || storedTo.set(e.lane, e.doc.seq));
-    giveBack(storedTo);
     const clashed: Entry[] = [];
     for (const [entries, outcome] of [
       [ordered, inOrder],
@@ -492,12 +399,10 @@ export function createMessageAppender(col: Collection<MessageDoc>, lane: WriteLa
       if (!l || seq < l.next) return;
       l.next = seq + 1;
       l.contendedUntil = Date.now() + CONTENDED_MS;
-      // refused its turn: the holder has stored, and gave its turn back before it published (insertAndSettle)
-      if (askingAgain.delete(l)) offer(l);
     },
 
     lagMs() {
-      // nothing on its way: nothing is waiting for the store (a lane refused its turn waits for another instance)
+      // nothing on its way: nothing is waiting for the store
       if (flying.size === 0) return 0;
       let lag = lastLag;
       const now = Date.now();

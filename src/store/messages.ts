@@ -23,7 +23,7 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { Message } from '../domain/model.js';
 import type { MessageStore } from '../domain/ports.js';
-import { createMessageAppender, IN_FLIGHT, type MessageAppender, type MessageDoc, type TurnTaking } from './message-appender.js';
+import { createMessageAppender, IN_FLIGHT, type MessageAppender, type MessageDoc } from './message-appender.js';
 import { Recent } from './recent.js';
 import { firstFree } from './seq-search.js';
 import { createWriteLane, type WriteLane } from './write-lane.js';
@@ -46,8 +46,7 @@ export const droppedMessageIndexes = ['session_sender_cid'];
 
 export const messageId = (sessionId: string, seq: number) => `${sessionId}:${seq}`;
 
-/** `taking`: where several instances write one session, they take turns (message-appender.ts) */
-export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT }), taking?: TurnTaking): MessageStore & Pick<MessageAppender, 'lagMs'> {
+export function createMessageRepository(db: Db, lane: WriteLane = createWriteLane({ concurrency: IN_FLIGHT })): MessageStore & Pick<MessageAppender, 'lagMs'> {
   const col: Collection<MessageDoc> = db.collection('messages');
   const recent = new Recent<number>(CID_CACHE_SIZE);
 
@@ -81,7 +80,7 @@ export function createMessageRepository(db: Db, lane: WriteLane = createWriteLan
     return firstFree(from, async (seq) => (await col.findOne({ _id: messageId(sessionId, seq) }, { projection: { _id: 1 } })) !== null);
   }
 
-  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember }, taking);
+  const appender = createMessageAppender(col, lane, { messageId, toMessage, bySeq, nextFree, findByCid, remember });
 
   return {
     findByCid,

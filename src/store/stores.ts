@@ -8,7 +8,7 @@ import { createSessionRepository, sessionIndexes } from './sessions.js';
 import { createSiteRepository, siteIndexes } from './sites.js';
 import { createSlotRepository, slotIndexes } from './slots.js';
 import { isIndexNotFound } from './ids.js';
-import { IN_FLIGHT, type TurnTaking } from './message-appender.js';
+import { IN_FLIGHT } from './message-appender.js';
 import { createWriteLane } from './write-lane.js';
 
 const INDEXES: Record<string, IndexDescription[]> = {
@@ -50,13 +50,8 @@ export async function ensureIndexes(db: Db): Promise<void> {
   }
 }
 
-/**
- * `onError` hears of failed background writes (coalesced session updates);
- * `taking` holds the turns shared with the other instances (the broker's),
- * so that two of them writing one session take turns, and who hears when
- * they cannot be had (such sessions then store one message per batch).
- */
-export function createStores(db: Db, onError: (err: unknown) => void, taking?: TurnTaking) {
+/** `onError` hears of failed background writes (coalesced session updates). */
+export function createStores(db: Db, onError: (err: unknown) => void) {
   const sites = createSiteRepository(db);
   const accounts = createAccountRepository(db, createSlotRepository(db));
   // two: the message store keeps two inserts on their way (message-appender.ts, IN_FLIGHT)
@@ -66,7 +61,7 @@ export function createStores(db: Db, onError: (err: unknown) => void, taking?: T
     accounts,
     directory: { ...sites, ...accounts },
     sessions: createSessionRepository(db, onError, lane),
-    messages: createMessageRepository(db, lane, taking),
+    messages: createMessageRepository(db, lane),
     cursors: createCursorRepository(db, lane),
     credentials: createCredentialRepository(db),
   };
