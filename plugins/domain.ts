@@ -29,7 +29,7 @@ export default fp<DomainPluginOptions>(
       presence: app.broker,
       scheduler: app.queues.scheduler,
       limiter: app.limits.messages,
-      stamps: app.broker,
+      changes: app.broker,
       ...(app.broker.writers ? { writers: app.broker.writers } : {}),
       clock,
       limits: { maxTextLength: opts.maxTextLength, inactivityMs: opts.inactivityCloseMs },

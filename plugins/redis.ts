@@ -15,7 +15,7 @@ export interface RedisPluginOptions {
 export default fp<RedisPluginOptions>(
   async (app, opts) => {
     // maxRetriesPerRequest: null is what BullMQ needs of connections it duplicates.
-    // enableAutoPipelining: the commands of one event-loop turn (the stamp reads and publishes of
+    // enableAutoPipelining: the commands of one event-loop turn (the publishes and writer look-ups of
     // many messages, from every connection) leave in one write instead of one system call each.
     const redis = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => app.log.warn({ err }, 'redis error'));

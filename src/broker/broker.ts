@@ -15,14 +15,16 @@
  *   under it, and repeating either is harmless. An instance that dies
  *   without saying goodbye does not keep its connections online for longer
  *   than the presence TTL;
- * - session stamps (see SessionStamps in domain/ports.ts) are shared by every
- *   instance of the same prefix and outlive their last bump by a day;
+ * - word of a session's change (SessionChanges in domain/ports.ts) reaches
+ *   every instance of the same prefix, the teller too, in the order told;
+ *   when some may have been missed (the same reconnect as above), the
+ *   listeners hear `undefined` once the subscriptions are back;
  * - and so are sessions' writers (SessionWriters, session-writers.ts): the
  *   instance that writes a session, to which the others hand its messages;
  * - `close()` is the goodbye: this instance's connections leave presence and
  *   its subscriptions end.
  */
-import type { Fanout, Presence, Push, SessionStamps, SessionWriters } from '../domain/ports.js';
+import type { Fanout, Presence, Push, SessionChanges, SessionWriters } from '../domain/ports.js';
 
 /**
  * A stored message as the instances holding its recipients get it: its
@@ -51,7 +53,7 @@ export interface PresenceAccount {
   kind: string;
 }
 
-export interface Broker extends Fanout, Presence, SessionStamps {
+export interface Broker extends Fanout, Presence, SessionChanges {
   subscribeAccount(accountId: string, handler: PushHandler): Promise<Unsubscribe>;
   subscribeSiteAgents(siteId: string, handler: PushHandler): Promise<Unsubscribe>;
   /** The account's connection `connectionId` opened (`+1`) or closed (`-1`). */

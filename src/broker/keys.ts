@@ -21,8 +21,8 @@ export interface BrokerKeys {
   presenceSiteAgents(siteId: string): string;
   /** STRING: `1` while the instance is alive; it sets the key with PX = presence TTL and refreshes it every TTL/3 */
   presenceInstance(instanceId: string): string;
-  /** STRING: the session's change stamp (a counter bumped by every transition) */
-  sessionStamp(sessionId: string): string;
+  /** pub/sub channel: the id of each session changed (a transition), heard by every instance */
+  sessionChanges: string;
   /** STRING: the instance that writes the session's messages; expires unless it renews (session-writers.ts) */
   sessionWriter(sessionId: string): string;
   /** pub/sub channel: drafts handed to one instance, and answers to its own (session-writers.ts) */
@@ -36,7 +36,7 @@ export function brokerKeys(prefix: string): BrokerKeys {
     presenceAccount: (accountId) => `${prefix}:presence:conns:acct:${accountId}`,
     presenceSiteAgents: (siteId) => `${prefix}:presence:conns:site:${siteId}:agents`,
     presenceInstance: (instanceId) => `${prefix}:presence:instance:${instanceId}`,
-    sessionStamp: (sessionId) => `${prefix}:stamp:session:${sessionId}`,
+    sessionChanges: `${prefix}:broker:sessions`,
     sessionWriter: (sessionId) => `${prefix}:writer:session:${sessionId}`,
     instance: (instanceId) => `${prefix}:broker:instance:${instanceId}`,
   };

@@ -7,7 +7,7 @@ export function createMemoryBroker(): Broker {
   const names = brokerKeys('memory');
   const subs = new Map<string, Set<PushHandler>>();
   const online = new Map<string, { siteId: string; kind: string; connections: Set<string> }>();
-  const stamps = new Map<string, number>();
+  const changeListeners: Array<(sessionId: string | undefined) => void> = [];
 
   function publish(channel: string, push: Delivery) {
     for (const handler of subs.get(channel) ?? []) handler(push);
@@ -49,11 +49,11 @@ export function createMemoryBroker(): Broker {
     onPushesLost() {
       // in-process: nothing is ever lost on the way
     },
-    async sessionStamp(sessionId) {
-      return stamps.get(sessionId) ?? 0;
+    async sessionChanged(sessionId) {
+      for (const listener of changeListeners) listener(sessionId);
     },
-    async bumpSessionStamp(sessionId) {
-      stamps.set(sessionId, (stamps.get(sessionId) ?? 0) + 1);
+    onSessionChange(listener) {
+      changeListeners.push(listener);
     },
     async close() {
       subs.clear();

@@ -27,8 +27,9 @@
  * write is on its way are gathered into the next one, so a storm of
  * connections costs a few pipelines, not one each.
  *
- * A session stamp is a counter (INCR) under its own key, whose expiry each
- * bump pushes a day out. Who writes a session is session-writers.ts's.
+ * Word of a session's change is its id, published on one channel that every
+ * instance subscribes to from the start. Who writes a session is
+ * session-writers.ts's.
  */
 import type { Redis, Result } from 'ioredis';
 import type { Push } from '../domain/ports.js';
@@ -39,8 +40,6 @@ import { defineScript } from './define-script.js';
 import { brokerKeys, MEMBER_SEPARATOR as SEP } from './keys.js';
 import { createRedisSessionWriters } from './session-writers.js';
 
-/** a session's stamp outlives its last transition by this (a quiet session is closed long before) */
-const STAMP_TTL_MS = 24 * 3600_000;
 /** a presence set outlives its last addition by this, unless told otherwise */
 const PRESENCE_KEY_TTL_MS = 24 * 3600_000;
 /** connections per pipeline when an instance writes all its members again (and when it says goodbye) */
@@ -49,8 +48,6 @@ const CHUNK = 250;
 const MAX_WRITE_BATCH = 500;
 /** channels per SUBSCRIBE at most */
 const MAX_SUBSCRIBE_BATCH = 1000;
-/** session stamps per MGET at most */
-const MAX_STAMP_BATCH = 1000;
 /** setInterval's longest delay */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -158,12 +155,6 @@ interface Channel {
   ready: Promise<void>;
 }
 
-interface StampRead {
-  sessionId: string;
-  resolve(stamp: number): void;
-  reject(err: unknown): void;
-}
-
 interface PendingSubscribe {
   channel: string;
   resolve(): void;
@@ -211,24 +202,6 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       }
     },
   });
-  /**
-   * Stamp reads (one per message sent: domain/session-cache.ts) asked for in
-   * one event-loop turn, or while one is on its way, leave as one MGET:
-   * each read is still sent after it was asked for, so it sees every stamp
-   * bumped before, and the turn's messages cost one command instead of one
-   * each.
-   */
-  const stampReads = createGatherer<StampRead>({
-    maxBatch: MAX_STAMP_BATCH,
-    send: async (batch) => {
-      try {
-        const values = await redis.mget(batch.map((r) => keys.sessionStamp(r.sessionId)));
-        batch.forEach((r, i) => r.resolve(Number(values[i] ?? 0)));
-      } catch (err) {
-        for (const r of batch) r.reject(err);
-      }
-    },
-  });
   let closed = false;
   let refreshing = false;
   /** every held member must be written again: the liveness key was gone, a pass failed, or the sets' expiry is due */
@@ -238,11 +211,23 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   // named, so that an operator can tell it in CLIENT LIST
   const sub = redis.duplicate({ connectionName: `${opts.prefix}:broker-sub:${instanceId}`, enableAutoPipelining: false });
   let lost = false;
+  const changeListeners: Array<(sessionId: string | undefined) => void> = [];
+  /** word of a change of the session, or (undefined) that word may be missed */
+  function heardChange(sessionId: string | undefined): void {
+    for (const listener of changeListeners) {
+      try {
+        listener(sessionId);
+      } catch (err) {
+        log.error({ err }, 'broker: a listener of session changes failed');
+      }
+    }
+  }
   sub.on('error', (err) => log.warn({ err }, 'broker subscriber: redis error'));
   sub.on('close', () => {
     if (closed || lost) return;
     lost = true;
     log.warn({}, 'broker subscriber lost its redis connection; reconnecting');
+    heardChange(undefined); // from now on until it is back, changes go unheard
   });
   const lossListeners: Array<() => void> = [];
   sub.on('ready', () => {
@@ -254,6 +239,7 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     sub.ping().then(
       () => {
         if (closed || lost) return; // lost again: the next 'ready' tells
+        heardChange(undefined); // and whatever was read while it was away
         for (const listener of lossListeners) {
           try {
             listener();
@@ -273,6 +259,10 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
   sub.on('message', (channel: string, text: string) => {
     if (channel === writers.channel) {
       writers.heard(text);
+      return;
+    }
+    if (channel === keys.sessionChanges) {
+      heardChange(text);
       return;
     }
     const entry = channels.get(channel);
@@ -303,8 +293,8 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
     }
   }
   try {
-    // other instances hand this one the drafts of the sessions it writes from now on
-    await sub.subscribe(writers.channel);
+    // other instances hand this one the drafts of the sessions it writes from now on, and tell it of sessions' changes
+    await sub.subscribe(writers.channel, keys.sessionChanges);
     // alive before the first connection is written, so that no reader prunes it
     await redis.set(instanceKey, '1', 'PX', ttl);
   } catch (err) {
@@ -539,13 +529,12 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       return (await redis.presenceLive(keys.presenceSiteAgents(siteId), instanceKeyPrefix, 'agents')) as string[];
     },
 
-    sessionStamp(sessionId) {
-      return new Promise((resolve, reject) => stampReads.add({ sessionId, resolve, reject }));
+    async sessionChanged(sessionId) {
+      await redis.publish(keys.sessionChanges, sessionId);
     },
 
-    async bumpSessionStamp(sessionId) {
-      const key = keys.sessionStamp(sessionId);
-      replies(await redis.pipeline().incr(key).pexpire(key, STAMP_TTL_MS).exec());
+    onSessionChange(listener) {
+      changeListeners.push(listener);
     },
 
     async close() {
@@ -557,7 +546,6 @@ export async function createRedisBroker(opts: RedisBrokerOptions): Promise<Broke
       // writes not sent yet are overtaken by the goodbye (pipelines already sent go before it)
       for (const w of writes.close()) w.resolve();
       for (const p of subscribes.close()) p.reject(new Error('the broker is closed'));
-      for (const r of stampReads.close()) r.reject(new Error('the broker is closed'));
       const leaving = [...held];
       held.clear();
       channels.clear();

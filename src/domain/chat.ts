@@ -28,7 +28,7 @@ import type {
   MessageStore,
   Presence,
   Scheduler,
-  SessionStamps,
+  SessionChanges,
   SessionStore,
   SessionWriters,
   SiteStore,
@@ -49,8 +49,8 @@ export interface ChatDeps {
   presence: Presence;
   scheduler: Scheduler;
   limiter: MessageLimiter;
-  /** shared with every instance: lets the send path keep sessions in memory (session-cache.ts) */
-  stamps: SessionStamps;
+  /** heard by every instance: lets the send path keep sessions in memory (session-cache.ts) */
+  changes: SessionChanges;
   /** one writer per session across instances; without it this instance writes every session it is asked to */
   writers?: SessionWriters;
   clock: Clock;
@@ -94,8 +94,9 @@ const SLOT_SETTLE_MS = 60_000;
 /** a site's slow mode set on another instance applies here within this */
 const SITE_SETTINGS_TTL_MS = 1000;
 /**
- * The send path keeps a session this long at most, however its stamp reads:
- * the bound on a transition whose instance died before stamping it.
+ * The send path keeps a session this long at most, whatever it heard: the
+ * bound on a transition whose instance died before telling, or whose word
+ * was missed.
  */
 const SESSION_CACHE_TTL_MS = 5000;
 
@@ -105,7 +106,7 @@ const REFUSED: Record<LimitRefusal['reason'], string> = {
 };
 
 export function createChatService(deps: ChatDeps) {
-  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, stamps, writers, clock, limits } = deps;
+  const { sites, accounts, sessions, messages, cursors, fanout, presence, scheduler, limiter, changes, writers, clock, limits } = deps;
   const pushQueue = new KeyedQueue();
   /** per session with drafts of this instance on their way: to which writer (see `append`) */
   const routes = new Map<string, Route>();
@@ -124,7 +125,8 @@ export function createChatService(deps: ChatDeps) {
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
   const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
   // The session of every message, read mark and typing frame: a database read each would cost as much as storing a message.
-  const liveSessions = new SessionCache({ load: (id) => sessions.get(id), stamps, now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
+  const liveSessions = new SessionCache({ load: (id) => sessions.get(id), now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
+  changes.onSessionChange((id) => (id === undefined ? liveSessions.forgetAll() : liveSessions.forget(id)));
 
   /** The sender's turn for a new message, or why not. */
   async function limit(actor: Actor): Promise<AppError | null> {
@@ -158,7 +160,7 @@ export function createChatService(deps: ChatDeps) {
 
   /**
    * The session as the per-frame paths (send, read, typing) see it: kept in
-   * memory until a transition is stamped (see SessionCache for the window).
+   * memory until word of a transition comes (see SessionCache for the window).
    * Its lastSeq lags: those that need the last seq take the larger of it and
    * seqHints' (knownStored).
    */
@@ -169,15 +171,15 @@ export function createChatService(deps: ChatDeps) {
   }
 
   /**
-   * A compare-and-set on the session (SessionStore.transition), then its
-   * stamp, so that every instance's send path reads the session again. A
-   * refused one is stamped too: it may have rolled the stored session
-   * forward to a logged version it lacked.
+   * A compare-and-set on the session (SessionStore.transition), then word of
+   * it to every instance, so that their send paths read the session again. A
+   * refused one is told too: it may have rolled the stored session forward to
+   * a logged version it lacked.
    */
   async function transition(...args: Parameters<SessionStore['transition']>): Promise<Session | null> {
     const updated = await sessions.transition(...args);
     liveSessions.forget(args[0]);
-    await stamps.bumpSessionStamp(args[0]);
+    await changes.sessionChanged(args[0]);
     return updated;
   }
 

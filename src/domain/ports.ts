@@ -121,18 +121,20 @@ export interface Fanout {
 }
 
 /**
- * Change stamps of sessions, shared by every instance, so that an instance
- * may keep a session it read and still learn of a transition made anywhere
- * with one cheap look-up instead of a database read. A session's stamp
- * changes with each transition: whoever made it bumps the stamp once the
- * session store has it. A stamp never bumped (or expired, or lost with its
- * server) reads as 0 and stays put until the next bump. A transition whose
- * instance died before bumping goes unstamped: users bound that with a time
- * to live of what they keep.
+ * Word of sessions' transitions, heard by every instance, so that an
+ * instance may keep the sessions it read (domain/session-cache.ts) and still
+ * drop one as soon as a transition is made anywhere, without asking anyone
+ * for each message. Whoever makes a transition tells, once the session store
+ * has it; every instance hears it, the teller too. A transition whose
+ * instance died before telling goes unheard, and word can be missed (the
+ * broker's subscriber reconnected: the listeners then hear `undefined`,
+ * "forget them all"): users bound both with a time to live of what they keep.
  */
-export interface SessionStamps {
-  sessionStamp(sessionId: string): Promise<number>;
-  bumpSessionStamp(sessionId: string): Promise<void>;
+export interface SessionChanges {
+  /** Tells every instance that the session changed (its store has the change). */
+  sessionChanged(sessionId: string): Promise<void>;
+  /** `listener` hears each session changed anywhere, and `undefined` when word of changes may have been missed. */
+  onSessionChange(listener: (sessionId: string | undefined) => void): void;
 }
 
 /**

@@ -3,72 +3,70 @@
  * checks its session, and reading it from the database each time cost the
  * embedded server about as much as storing the message.
  *
- * An entry serves while the session's stamp (SessionStamps: bumped by every
- * transition, on any instance) is the one read just before the entry was
- * loaded, so each use costs one stamp look-up instead of a database read,
- * and sees a transition made anywhere as soon as its stamp is bumped (one
- * round trip after the store has it: about when a database read would have
- * seen it). An entry also serves for at most `ttlMs`: that bounds how long a
- * transition that was never stamped (its instance died in between) goes
- * unseen. Entries are shared: callers must not change them.
+ * An entry serves until its session changes: every transition, on any
+ * instance, is told to every instance (SessionChanges in domain/ports.ts),
+ * and the owner of the cache calls `forget` when it hears of one (about
+ * when a database read would have seen the change: one hop after the store
+ * has it). So a message costs no look-up anywhere. Until 2026-12-07 each use
+ * read a change stamp in Redis instead, a round trip before every message
+ * was stored (bench/RESULTS.md). An entry also serves for at most `ttlMs`:
+ * that bounds how long a transition that was never told (its instance died
+ * in between) or whose word was missed goes unseen. Entries are shared:
+ * callers must not change them.
  */
 import type { Session } from './model.js';
-import type { SessionStamps } from './ports.js';
 
 export interface SessionCacheDeps {
   load(id: string): Promise<Session | null>;
-  stamps: SessionStamps;
   now(): number;
   ttlMs: number;
   /** past this many entries it starts over rather than growing without bound */
   max?: number;
 }
 
-interface Loading {
-  stamp: number;
-  session: Promise<Session | null>;
-}
-
 export class SessionCache {
-  private readonly entries = new Map<string, { session: Session; stamp: number; until: number }>();
-  /** loads under way: callers that read the same stamp share one */
-  private readonly loading = new Map<string, Loading>();
+  private readonly entries = new Map<string, { session: Session; until: number }>();
+  /** loads under way: concurrent callers share one; one that a change overtook is not kept */
+  private readonly loading = new Map<string, Promise<Session | null>>();
 
   constructor(private readonly deps: SessionCacheDeps) {}
 
-  async get(id: string): Promise<Session | null> {
-    const stamp = await this.deps.stamps.sessionStamp(id);
+  get(id: string): Promise<Session | null> {
     const hit = this.entries.get(id);
-    if (hit && hit.stamp === stamp && hit.until > this.deps.now()) return hit.session;
+    if (hit && hit.until > this.deps.now()) return Promise.resolve(hit.session);
     const under = this.loading.get(id);
-    if (under && under.stamp === stamp) return under.session;
-    const load: Loading = {
-      stamp,
-      session: this.deps.load(id).then(
-        (session) => {
-          if (this.loading.get(id) === load) {
-            this.loading.delete(id);
-            this.keep(id, session, stamp);
-          }
-          return session;
-        },
-        (err: unknown) => {
-          if (this.loading.get(id) === load) this.loading.delete(id);
-          throw err;
-        },
-      ),
-    };
+    if (under) return under;
+    const load: Promise<Session | null> = this.deps.load(id).then(
+      (session) => {
+        // forgotten meanwhile (the session changed): what it read may predate the change
+        if (this.loading.get(id) === load) {
+          this.loading.delete(id);
+          this.keep(id, session);
+        }
+        return session;
+      },
+      (err: unknown) => {
+        if (this.loading.get(id) === load) this.loading.delete(id);
+        throw err;
+      },
+    );
     this.loading.set(id, load);
-    return load.session;
+    return load;
   }
 
-  /** Forgets the session (and a load of it under way): the next get() reads it again. */
+  /** The session changed (or may have): the next get() reads it again, and a load under way is not kept. */
   forget(id: string): void {
     this.entries.delete(id);
     this.loading.delete(id);
   }
 
-  private keep(id: string, session: Session | null, stamp: number): void {
+  /** Word of changes may have been missed: every session is read again. */
+  forgetAll(): void {
+    this.entries.clear();
+    this.loading.clear();
+  }
+
+  private keep(id: string, session: Session | null): void {
     if (!session) {
       this.entries.delete(id);
       return;
@@ -76,6 +74,6 @@ export class SessionCache {
     if (this.entries.size >= (this.deps.max ?? 50_000)) this.entries.clear();
     // somewhere in the second half of the TTL: sessions read together (the first messages after a
     // start) would otherwise all expire together, and their reads stall every send at once
-    this.entries.set(id, { session, stamp, until: this.deps.now() + this.deps.ttlMs * (1 - Math.random() / 2) });
+    this.entries.set(id, { session, until: this.deps.now() + this.deps.ttlMs * (1 - Math.random() / 2) });
   }
 }

@@ -244,21 +244,17 @@ describe('redis broker: fan-out between instances', () => {
     }
   });
 
-  it('session stamps read in one event-loop turn leave as one MGET, and each sees every bump made before it was asked', async () => {
-    const made = await connection();
-    const [a, b] = [await instance('stamp-a', 30_000, made), await instance('stamp-b')];
-    await b.bumpSessionStamp('s-stamp-1');
-    const watch = commandsOf(made);
-    const read = await Promise.all([a.sessionStamp('s-stamp-1'), a.sessionStamp('s-stamp-2'), a.sessionStamp('s-stamp-1')]);
-    const sent = watch.stop();
-    assert.deepStrictEqual(read, [1, 0, 1]);
-    assert.deepStrictEqual(
-      sent.filter(([name]) => name === 'mget' || name === 'get'),
-      [['mget', keys.sessionStamp('s-stamp-1'), keys.sessionStamp('s-stamp-2'), keys.sessionStamp('s-stamp-1')]],
-    );
-    await b.bumpSessionStamp('s-stamp-2');
-    await b.bumpSessionStamp('s-stamp-2');
-    assert.deepStrictEqual(await Promise.all([a.sessionStamp('s-stamp-1'), a.sessionStamp('s-stamp-2')]), [1, 2], 'a bump is seen by the next read');
+  it("word of a session's change reaches every instance, the teller too, in the order told", async () => {
+    const [a, b] = [await instance('change-a'), await instance('change-b')];
+    const heard = { a: [] as Array<string | undefined>, b: [] as Array<string | undefined> };
+    a.onSessionChange((id) => heard.a.push(id));
+    b.onSessionChange((id) => heard.b.push(id));
+    await b.sessionChanged('s-change-1');
+    await a.sessionChanged('s-change-2');
+    await b.sessionChanged('s-change-1');
+    await waitFor(() => heard.a.length === 3 && heard.b.length === 3, 5000, 'both instances to hear all three');
+    assert.deepStrictEqual(heard.a, ['s-change-1', 's-change-2', 's-change-1']);
+    assert.deepStrictEqual(heard.b, ['s-change-1', 's-change-2', 's-change-1']);
   });
 
   it('one publish to many accounts reaches each of them once, and in the order published', async () => {
@@ -292,6 +288,9 @@ describe('redis broker: a dropped subscriber connection', () => {
     // what a listener sees of the channels when it is told of the loss
     const told: Array<Promise<number[]>> = [];
     a.onPushesLost(() => told.push(Promise.all([subscribers(keys.account('acct-drop')), subscribers(keys.siteAgents('site-drop'))])));
+    // and what a listener of session changes hears: "forget them all", when the connection drops and again once it is back
+    const changes: Array<string | undefined> = [];
+    a.onSessionChange((sid) => changes.push(sid));
     const clients = (await admin.client('LIST')) as string;
     const line = clients.split('\n').find((l) => l.includes(` name=${prefix}:broker-sub:drop-a-`));
     assert.ok(line, 'the subscriber connection is named after its instance');
@@ -302,6 +301,10 @@ describe('redis broker: a dropped subscriber connection', () => {
     await waitFor(() => logged.slice(before).some((l) => l.msg.includes('reconnected')), 5000, 'the reconnect to be logged');
     await waitFor(() => told.length === 1, 5000, 'the listener to be told');
     assert.deepEqual(await told[0], [1, 1], 'both channels subscribed again by then');
+    assert.deepStrictEqual(changes, [undefined, undefined], 'word of changes may have been missed: twice');
+    await b.sessionChanged('s-drop');
+    await waitFor(() => changes.length === 3, 5000, 'word of a change to be heard again');
+    assert.equal(changes[2], 's-drop');
     await waitFor(
       async () => (await subscribers(keys.account('acct-drop'))) === 1 && (await subscribers(keys.siteAgents('site-drop'))) === 1,
       5000,

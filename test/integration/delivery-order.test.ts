@@ -140,22 +140,22 @@ describe('delivery order and exactly-once', () => {
     });
   });
 
-  it('a check that fails unexpectedly in the middle of a burst (Redis dropping a connection) reorders nothing', async () => {
-    // Every send reads the session's stamp in Redis first: three of those reads fail, as on a
-    // dropped connection, with an error that is no refusal of the service's own.
+  it('a push that fails unexpectedly in the middle of a burst (Redis dropping a connection) loses and reorders nothing', async () => {
+    // Three of the burst's messages are stored, then their push fails, as on a dropped connection, with
+    // an error that is no refusal of the service's own: their sends fail, the SDK sends them again.
     await burstSurvives(3, (sid) => {
       const broker = service.app.broker;
-      const sessionStamp = broker.sessionStamp;
-      let reads = 0;
+      const toAccounts = broker.toAccounts;
+      let pushes = 0;
       let failures = 0;
-      broker.sessionStamp = async (id: string) => {
-        if (id === sid && ++reads > 10 && failures < 3) {
+      broker.toAccounts = async (ids, push) => {
+        if (push.kind === 'message' && push.message.sessionId === sid && ++pushes > 10 && failures < 3) {
           failures += 1;
           throw new Error('Connection is closed.');
         }
-        return sessionStamp(id);
+        return toAccounts(ids, push);
       };
-      return { failures: () => failures, undo: () => (broker.sessionStamp = sessionStamp) };
+      return { failures: () => failures, undo: () => (broker.toAccounts = toAccounts) };
     });
   });
 

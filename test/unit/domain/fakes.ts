@@ -19,7 +19,7 @@ import type {
   Push,
   Scheduler,
   SessionFilter,
-  SessionStamps,
+  SessionChanges,
   SessionStore,
   SessionWriters,
   SiteStore,
@@ -257,13 +257,13 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     },
   };
 
-  const stampCounts = new Map<string, number>();
-  const stamps: SessionStamps = {
-    async sessionStamp(sessionId) {
-      return stampCounts.get(sessionId) ?? 0;
+  const changeListeners: Array<(sessionId: string | undefined) => void> = [];
+  const changes: SessionChanges = {
+    async sessionChanged(sessionId) {
+      for (const listener of changeListeners) listener(sessionId);
     },
-    async bumpSessionStamp(sessionId) {
-      stampCounts.set(sessionId, (stampCounts.get(sessionId) ?? 0) + 1);
+    onSessionChange(listener) {
+      changeListeners.push(listener);
     },
   };
 
@@ -277,7 +277,7 @@ export function createWorld(limits = { maxTextLength: 1000, inactivityMs: 60_000
     presence,
     scheduler,
     limiter,
-    stamps,
+    changes,
     clock,
     limits,
   };

@@ -5,7 +5,6 @@ import { SessionCache } from '../../../src/domain/session-cache.js';
 
 function setup() {
   let now = 0;
-  const stamps = new Map<string, number>();
   const stored = new Map<string, Session>();
   let loads = 0;
   let gate: Promise<void> | undefined;
@@ -17,21 +16,13 @@ function setup() {
       await gate;
       return found;
     },
-    stamps: {
-      async sessionStamp(id) {
-        return stamps.get(id) ?? 0;
-      },
-      async bumpSessionStamp(id) {
-        stamps.set(id, (stamps.get(id) ?? 0) + 1);
-      },
-    },
     now: () => now,
     ttlMs: 5000,
   });
-  /** a transition elsewhere: the store has it, then the stamp */
-  const change = async (id: string, state: Session['state']) => {
+  /** a transition anywhere: the store has it, then word of it comes (the broker calls forget) */
+  const change = (id: string, state: Session['state']) => {
     stored.set(id, session(id, state));
-    stamps.set(id, (stamps.get(id) ?? 0) + 1);
+    cache.forget(id);
   };
   return {
     cache,
@@ -58,20 +49,20 @@ test('a session is read once and served from memory while nothing changed it', a
   assert.equal(w.loads(), 1);
 });
 
-test('a transition stamped anywhere is seen by the next get', async () => {
+test('a transition anywhere is seen by the next get once word of it comes', async () => {
   const w = setup();
   w.stored.set('a', w.session('a', 'active'));
   await w.cache.get('a');
-  await w.change('a', 'closed');
+  w.change('a', 'closed');
   assert.equal((await w.cache.get('a'))?.state, 'closed');
   assert.equal(w.loads(), 2);
 });
 
-test('a transition that was never stamped is seen once the time to live is up', async () => {
+test('a transition that was never told is seen once the time to live is up', async () => {
   const w = setup();
   w.stored.set('a', w.session('a', 'active'));
   await w.cache.get('a');
-  w.stored.set('a', w.session('a', 'closed')); // its instance died before stamping
+  w.stored.set('a', w.session('a', 'closed')); // its instance died before telling
   w.advance(2499); // entries expire in the second half of the TTL, spread so that they are not read again together
   assert.equal((await w.cache.get('a'))?.state, 'active');
   w.advance(2501);
@@ -94,8 +85,7 @@ test('a read under way when the session changes is not kept', async () => {
   const release = w.hold();
   const early = w.cache.get('a');
   await new Promise((resolve) => setImmediate(resolve));
-  w.cache.forget('a'); // a local transition
-  w.stored.set('a', w.session('a', 'closed'));
+  w.change('a', 'closed');
   release();
   assert.equal((await early)?.state, 'active', 'the early reader gets what it read');
   assert.equal((await w.cache.get('a'))?.state, 'closed', 'later readers read again');
@@ -106,4 +96,15 @@ test('an unknown session is not remembered', async () => {
   assert.equal(await w.cache.get('nope'), null);
   w.stored.set('nope', w.session('nope', 'queued'));
   assert.equal((await w.cache.get('nope'))?.state, 'queued');
+});
+
+test('when word of changes may have been missed, every session is read again', async () => {
+  const w = setup();
+  for (const id of ['a', 'b']) w.stored.set(id, w.session(id, 'active'));
+  await Promise.all([w.cache.get('a'), w.cache.get('b')]);
+  for (const id of ['a', 'b']) w.stored.set(id, w.session(id, 'closed')); // changed while the subscriber was away
+  assert.equal((await w.cache.get('a'))?.state, 'active');
+  w.cache.forgetAll();
+  assert.deepEqual([(await w.cache.get('a'))?.state, (await w.cache.get('b'))?.state], ['closed', 'closed']);
+  assert.equal(w.loads(), 4);
 });
