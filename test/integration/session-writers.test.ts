@@ -103,19 +103,28 @@ describe('two instances writing one session', () => {
     await a.close();
   });
 
-  it('the visitor’s instance writes the session; the agent’s hands its sends over; both sides see every message once, in order', async () => {
+  /**
+   * A session whose visitor is connected to `a` and whose agent, on `b`,
+   * accepted it there; and a Redis connection to look at its writer key.
+   */
+  async function splitSession() {
     const site = await createSite(a);
     const agent = await createAgent(a, site, { maxSessions: 5 });
     const visitor = await visitorWithSession(a, site);
     const { sessionId } = visitor;
     const redis = new Redis(testUrls().redisUrl, { maxRetriesPerRequest: null });
+    const writerKey = brokerKeys(a.config.redisPrefix).sessionWriter(sessionId);
+    const v = sdkClient(a, visitor.token);
+    const g = sdkClient(b, agent.token);
+    clients.push(v, g);
+    await waitFor(() => v.readies.length === 1 && g.readies.length === 1, 10_000, 'both clients to be ready');
+    assert.equal((await api(b, agent.token).post(`/sessions/${sessionId}/accept`)).status, 200, 'accepted on the agent’s instance');
+    return { sessionId, visitor, agent, v, g, redis, writerKey };
+  }
+
+  it('the visitor’s instance writes the session; the agent’s hands its sends over; both sides see every message once, in order', async () => {
+    const { sessionId, visitor, v, g, redis, writerKey } = await splitSession();
     try {
-      const writerKey = brokerKeys(a.config.redisPrefix).sessionWriter(sessionId);
-      const v = sdkClient(a, visitor.token);
-      const g = sdkClient(b, agent.token);
-      clients.push(v, g);
-      await waitFor(() => v.readies.length === 1 && g.readies.length === 1, 10_000, 'both clients to be ready');
-      assert.equal((await api(b, agent.token).post(`/sessions/${sessionId}/accept`)).status, 200, 'accepted on the agent’s instance');
       const writer = await redis.get(writerKey);
       assert.ok(writer, 'the session has a writer');
 
@@ -143,18 +152,8 @@ describe('two instances writing one session', () => {
   });
 
   it('while the writer’s instance restarts, the other one takes the session over: the agent’s messages go through, and the visitor gets them all, once, in order', async () => {
-    const site = await createSite(a);
-    const agent = await createAgent(a, site, { maxSessions: 5 });
-    const visitor = await visitorWithSession(a, site);
-    const { sessionId } = visitor;
-    const redis = new Redis(testUrls().redisUrl, { maxRetriesPerRequest: null });
+    const { sessionId, agent, v, g, redis, writerKey } = await splitSession();
     try {
-      const writerKey = brokerKeys(a.config.redisPrefix).sessionWriter(sessionId);
-      const v = sdkClient(a, visitor.token);
-      const g = sdkClient(b, agent.token);
-      clients.push(v, g);
-      await waitFor(() => v.readies.length === 1 && g.readies.length === 1, 10_000, 'both clients to be ready');
-      assert.equal((await api(b, agent.token).post(`/sessions/${sessionId}/accept`)).status, 200);
       await v.client.send(sessionId, 'before');
       assert.equal(await redis.get(writerKey), a.app.broker.writers?.self, 'the visitor’s instance writes the session');
 
