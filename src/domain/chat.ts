@@ -249,7 +249,10 @@ export function createChatService(deps: ChatDeps) {
             e.reject(err);
             return;
           }
-          goneWriters.set(writer, clock.now().getTime() + GONE_FOR_MS);
+          const now = clock.now().getTime();
+          // those gone long ago are named by no key any more (instance ids are never reused)
+          for (const [id, until] of goneWriters) if (until < now) goneWriters.delete(id);
+          goneWriters.set(writer, now + GONE_FOR_MS);
           r.move += 1;
           r.writer = writerOf(w, e.target.id);
           for (const x of r.open) sendOnRoute(w, r, x);
