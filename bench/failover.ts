@@ -1,8 +1,9 @@
 /**
  * The failover scenario (`--failover N`): two instances of ours; the pairs
- * chat (each pair's visitor on the first instance, its agent on the second),
- * and as many bystander pairs chat wholly on the second, the two groups
- * sharing the rate; N idle visitors are on the first as well. A third of the
+ * chat, each pair's visitor on one and its agent on the other (Fleet.connect:
+ * half the visitors and half the agents on each), and as many bystander pairs
+ * chat wholly on the second, the two groups sharing the rate; N idle
+ * visitors are on the first as well. A third of the
  * way into the run the first instance is SIGKILLed. Its clients reconnect
  * through a stand-in for a load balancer that has taken the dead instance
  * out of its pool at once (a real one notices within its health-check
@@ -34,7 +35,9 @@ export interface FailoverOptions {
 
 export interface FailoverResult {
   rate: number;
-  /** clients the killed instance held: the pairs' visitors, then the idle ones */
+  /** the pairs split across the instances (as many bystander pairs chat on the second) */
+  pairs: number;
+  /** clients the killed instance held: the split pairs' members on it, then the idle ones */
   held: { chatting: number; idle: number };
   /** seconds into the run the instance was killed */
   killedAtS: number;
@@ -81,8 +84,8 @@ export async function failover(target: Target, opts: FailoverOptions): Promise<F
     await connectClients(await target.idleTokens(opts.idle), urls[0]!, idle, { WebSocket: Balanced });
     opts.log(`failover: ${opts.pairs} pairs split across the instances, ${opts.pairs} on ${urls[1]} and ${idle.length} idle visitors connected; ${urls[0]} is killed a third of the way into the run`);
 
-    // every client the first instance holds: the pairs' visitors (the fleet's first endpoints) and the idle ones
-    const held = [...fleet.clientsOf('visitor'), ...idle];
+    // every client the first instance holds: half the pairs' visitors, half their agents, and the idle visitors
+    const held = [...fleet.clientsOn(0), ...idle];
     let killedAt = 0;
     const backMs: number[] = [];
     const returned = new Set<ImClient>();
@@ -120,7 +123,7 @@ export async function failover(target: Target, opts: FailoverOptions): Promise<F
     if (killedAt > 0) await withTimeout(back, BACK_WITHIN_MS, 'the killed instance’s clients were not all back').catch((err: unknown) => opts.log(String(err)));
     const refused = await refusals(survivor);
     for (const [reason, before] of Object.entries(refusedBefore)) refused[reason] = (refused[reason] ?? 0) - before;
-    return { rate: opts.rate, held: { chatting: opts.pairs, idle: idle.length }, killedAtS: (killedAt - runStart) / 1000, backMs, load, bystanders: calm, refused };
+    return { rate: opts.rate, pairs: opts.pairs, held: { chatting: held.length - idle.length, idle: idle.length }, killedAtS: (killedAt - runStart) / 1000, backMs, load, bystanders: calm, refused };
   } finally {
     for (const client of idle) client.close();
     bystanders?.close();
@@ -148,7 +151,7 @@ export function describeFailover(f: FailoverResult): string {
   const chat = (r: LoadResult) =>
     `issued ${r.issued}, stored ${r.stored}, delivered ${r.delivered}, lost ${r.issued - r.delivered}, dups ${r.duplicates}, order ${r.outOfOrder}, misrouted ${r.misrouted}, send errors ${r.sendErrors}; send→deliver ${latency(summarize(r.deliverLatency))}`;
   return [
-    `Failover: 2 instances of ours, ${f.rate} msg/s offered by ${f.held.chatting} pairs split across them and as many bystander pairs on the second; the first, holding the split pairs' visitors and ${f.held.idle} idle visitors, SIGKILLed ${f.killedAtS.toFixed(1)} s into the run`,
+    `Failover: 2 instances of ours, ${f.rate} msg/s offered by ${f.pairs} pairs split across them and as many bystander pairs on the second; the first, holding ${f.held.chatting} of the split pairs' members and ${f.held.idle} idle visitors, SIGKILLed ${f.killedAtS.toFixed(1)} s into the run`,
     `  back on the other instance: ${back.count} of ${total} clients, ready again after p50 ${ms(back.p50)}, p99 ${ms(back.p99)}, the last ${ms(back.max)}`,
     `  the split pairs' chat: ${chat(f.load)}`,
     `  the bystanders' chat: ${chat(f.bystanders)}`,

@@ -54,6 +54,8 @@ export interface LoadResult {
 
 interface Endpoint {
   client: ImClient;
+  /** the index of the URL it first connected to */
+  home: number;
   sid: string;
   selfId: string;
   peer: number;
@@ -98,8 +100,14 @@ export class Fleet {
 
   /**
    * Connects both sides of every pair (through `WebSocketCtor`, `ws` by
-   * default): visitors go to wsUrls[0], agents to wsUrls[1 mod n], so with
-   * two instances each pair's visitor is on one and its agent on the other.
+   * default): pair i's visitor goes to wsUrls[i mod n] and its agent to
+   * wsUrls[(i + 1) mod n], so with two instances every pair's visitor is on
+   * one and its agent on the other (every message crosses between them),
+   * and each instance holds half the visitors and half the agents, as a
+   * load balancer spreads them. A session's writer is the instance its
+   * first message was sent to, the visitor's: each instance writes half the
+   * sessions. Until 2026-12-08 every visitor was on the first instance, which
+   * then wrote every session while the second only handed drafts on.
    * The endpoints are every visitor, then every agent: the schedule (run())
    * sends from endpoint k mod N, so a pair's two members take turns half a
    * round apart, as people chatting do. Until
@@ -108,12 +116,15 @@ export class Fleet {
    * same seq at every turn (a quarter to half of all inserts clashed).
    */
   static async connect(pairs: Pair[], wsUrls: string[], log: (line: string) => void, WebSocketCtor: new (url: string) => WebSocket = WebSocket): Promise<Fleet> {
-    const client = (side: 0 | 1, token: string) => new ImClient({ url: wsUrls[side % wsUrls.length]!, token, WebSocket: WebSocketCtor, sendTimeoutMs: SEND_TIMEOUT_MS });
+    const endpoint = (home: number, token: string, selfId: string, sid: string, peer: number): Endpoint => {
+      home %= wsUrls.length;
+      return { client: new ImClient({ url: wsUrls[home]!, token, WebSocket: WebSocketCtor, sendTimeoutMs: SEND_TIMEOUT_MS }), home, sid, selfId, peer, lastSeq: 0 };
+    };
     const n = pairs.length;
     const fleet = new Fleet(
       [
-        ...pairs.map((p, i) => ({ client: client(0, p.visitor.token), sid: p.sessionId, selfId: p.visitor.id, peer: n + i, lastSeq: 0 })),
-        ...pairs.map((p, i) => ({ client: client(1, p.agent.token), sid: p.sessionId, selfId: p.agent.id, peer: i, lastSeq: 0 })),
+        ...pairs.map((p, i) => endpoint(i, p.visitor.token, p.visitor.id, p.sessionId, n + i)),
+        ...pairs.map((p, i) => endpoint(i + 1, p.agent.token, p.agent.id, p.sessionId, i)),
       ],
       log,
     );
@@ -139,10 +150,9 @@ export class Fleet {
     for (const ep of this.endpoints) ep.client.close();
   }
 
-  /** The pairs' visitors (on the first instance) or agents (on the second, if there are two). */
-  clientsOf(side: 'visitor' | 'agent'): ImClient[] {
-    const n = this.endpoints.length / 2;
-    return this.endpoints.slice(side === 'visitor' ? 0 : n, side === 'visitor' ? n : undefined).map((ep) => ep.client);
+  /** The clients first connected to wsUrls[index] (see connect()). */
+  clientsOn(index: number): ImClient[] {
+    return this.endpoints.filter((ep) => ep.home === index).map((ep) => ep.client);
   }
 
   /** The first few problems of the whole fleet's life, so a broken target cannot flood the log. */

@@ -29,7 +29,7 @@ function load(change: Partial<LoadResult> = {}): LoadResult {
 }
 
 function result(change: Partial<LoadResult> = {}, backMs: number[] = [400, 250, 1900], bystanders: Partial<LoadResult> = {}): FailoverResult {
-  return { rate: 100, held: { chatting: 2, idle: 1 }, killedAtS: 1, backMs, load: load(change), bystanders: load(bystanders), refused: {} };
+  return { rate: 100, pairs: 2, held: { chatting: 2, idle: 1 }, killedAtS: 1, backMs, load: load(change), bystanders: load(bystanders), refused: {} };
 }
 
 test('every client back and every message delivered once, in order: correct, with how long they took', () => {
