@@ -8,6 +8,8 @@ export interface Options {
   pairs: number;
   /** offered rates, ascending; undefined: no sweep */
   sweep: number[] | undefined;
+  /** after the sweep, how many times to halve each target's step between its last sustained and first missed rate */
+  refine: number;
   /** idle connections per target; undefined: no idle scenario */
   idle: number | undefined;
   /** the failover scenario (ours only): idle clients on the instance killed, and the pairs' rate meanwhile; undefined: not run */
@@ -43,6 +45,8 @@ export const USAGE = `usage: npm run bench -- [--target ours|r0|r1|r1d|all] [--i
                its agent on the other (r0 has no cross-process path and is skipped)
   --sweep      offered rates in msg/s, all clients together (default ${DEFAULT_SWEEP.join(',')});
                a rate missed is tried once more; a target's sweep stops at the first missed twice
+  --refine     then halve each target's step between its last sustained and its first missed
+               rate this many times, each halfway rate tried like the others (default 2, 0 with --smoke)
   --idle       open N idle authenticated connections to one process of each target and
                measure its memory per connection (runs alone unless --sweep is given too)
   --failover   ours only, two instances: the pairs chat at --failover-rate while one instance,
@@ -66,6 +70,7 @@ export function options(argv?: string[]): Options {
       target: { type: 'string' },
       instances: { type: 'string' },
       sweep: { type: 'string' },
+      refine: { type: 'string' },
       idle: { type: 'string' },
       failover: { type: 'string' },
       'failover-rate': { type: 'string' },
@@ -112,6 +117,7 @@ export function options(argv?: string[]): Options {
     instances,
     pairs: Math.round(number('pairs', values.pairs, smoke ? 5 : 100, 1, 5000)),
     sweep: rates ? [...new Set(rates)].sort((a, b) => a - b) : idle !== undefined || failover ? undefined : smoke ? [200] : DEFAULT_SWEEP,
+    refine: Math.round(number('refine', values.refine, smoke ? 0 : 2, 0, 10)),
     idle,
     failover,
     durationS: number('duration', values.duration, smoke ? 2 : 10, 0.5, 3600),

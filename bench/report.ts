@@ -63,12 +63,18 @@ interface Sustainable {
   failedAt: number | undefined;
 }
 
-/** A rate counts as sustained when either of its tries was (a second one is only run after a miss). */
-function sustainable(runs: RateRun[], sweep: number[]): Sustainable {
+/** A target's highest sustained rate below its lowest missed one (a rate counts as sustained when either of its tries was), if it missed any. */
+export function sweepEdge(runs: RateRun[]): { sustained: number; missed: number } | undefined {
   const rates = [...new Set(runs.map((run) => run.rate))].sort((a, b) => a - b);
-  const failedAt = rates.find((rate) => !runs.some((run) => run.rate === rate && run.sustained));
-  const rate = rates.filter((r) => failedAt === undefined || r < failedAt).pop() ?? 0;
-  return { rate, atTop: failedAt === undefined && rate === sweep[sweep.length - 1], failedAt };
+  const missed = rates.find((rate) => !runs.some((run) => run.rate === rate && run.sustained));
+  if (missed === undefined) return undefined;
+  return { sustained: rates.filter((rate) => rate < missed).pop() ?? 0, missed };
+}
+
+function sustainable(runs: RateRun[], sweep: number[]): Sustainable {
+  const edge = sweepEdge(runs);
+  const rate = edge ? edge.sustained : Math.max(0, ...runs.map((run) => run.rate));
+  return { rate, atTop: !edge && rate === sweep[sweep.length - 1], failedAt: edge?.missed };
 }
 
 const sustainableText = (s: Sustainable) => (s.rate === 0 ? 'none' : `${s.atTop ? '≥ ' : ''}${s.rate}/s`);
@@ -122,7 +128,7 @@ function sweepSection(rep: Report): string[] {
     '',
     `Sweep: ${rep.instances} instance${rep.instances > 1 ? 's' : ''} per target, ${rep.pairs} pairs (${2 * rep.pairs} clients), ${rep.durationS} s per rate, the targets taking turns at each rate; ` +
       `sustained = p99 send→deliver ≤ ${P99_LIMIT_MS} ms, stored ≥ ${STORED_SHARE * 100}% of offered, nothing lost (r0 stores nothing: its "stored" is its \`sent\`); ` +
-      'a rate missed is tried once more, and counts as sustained if that try is',
+      'a rate missed is tried once more, and counts as sustained if that try is; then each target is tried halfway between its last sustained and its first missed rate (--refine times)',
     grid(
       ['target', 'offered/s', 'stored/s', 'delivered/s', 'p50', 'p99', 'max', 'lost', 'dups', 'order', 'sustained', 'CPU during the load (% of one core)'],
       runs.map((run) => [

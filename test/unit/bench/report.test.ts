@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LoadResult } from '../../../bench/load.js';
-import { judge, render, type RateRun } from '../../../bench/report.js';
+import { judge, render, sweepEdge, type RateRun } from '../../../bench/report.js';
 import type { TargetName } from '../../../bench/target.js';
 
 const WINDOW_MS = 10_000;
@@ -73,6 +73,34 @@ test('a rate missed once and sustained on its second try counts; the sweep is ju
     rows('ours', 3000).map((l) => l.trim().split(/\s{2,}/).pop()),
     ['no', 'no (2nd try)'],
   );
+});
+
+test('rates tried between the last sustained and the first missed (--refine) move the edge and the ratio', () => {
+  const runs = [
+    run('ours', 1000, 20),
+    run('r1', 1000, 10),
+    run('ours', 2000, 30),
+    run('r1', 2000, 10),
+    run('ours', 3000, 300),
+    run('ours', 3000, 300, true),
+    run('r1', 3000, 250),
+    run('r1', 3000, 250, true),
+  ];
+  assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'ours')), { sustained: 2000, missed: 3000 });
+  // halfway: ours takes 2,500 on its second try, R1 misses it twice; then a quarter step each
+  runs.push(run('ours', 2500, 250), run('ours', 2500, 40, true), run('r1', 2500, 300), run('r1', 2500, 300, true));
+  assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'ours')), { sustained: 2500, missed: 3000 });
+  assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'r1')), { sustained: 2000, missed: 2500 });
+  runs.push(run('ours', 2750, 300), run('ours', 2750, 300, true), run('r1', 2250, 20));
+  const text = report(runs);
+  assert.match(text, /Sustainable rate: ours 2500\/s, r1 2250\/s/);
+  assert.match(line(text, 'sustainable rate ÷ R1'), /1\.11\s+≥ 0\.6\s+met$/);
+  const oursRates = text.split('\n').filter((l) => /^\s+ours\s+\d+\s/.test(l)).map((l) => Number(l.trim().split(/\s+/)[1]));
+  assert.deepEqual(oursRates, [1000, 2000, 2500, 2500, 2750, 2750, 3000, 3000], 'the table lists the runs by rate');
+});
+
+test('a target that never missed has no edge to refine', () => {
+  assert.equal(sweepEdge([run('r1', 1000, 10), run('r1', 2000, 10)]), undefined);
 });
 
 test('the p99 at 1,000 msg/s is judged on the first try, even when a second one did better', () => {
