@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Session } from '../../../src/domain/model.js';
 import { SessionCache } from '../../../src/domain/session-cache.js';
 
-function setup() {
+function setup(random?: () => number) {
   let now = 0;
   const stored = new Map<string, Session>();
   let loads = 0;
@@ -18,6 +18,7 @@ function setup() {
     },
     now: () => now,
     ttlMs: 5000,
+    ...(random ? { random } : {}),
   });
   /** a transition anywhere: the store has it, then word of it comes (the broker calls forget) */
   const change = (id: string, state: Session['state']) => {
@@ -66,6 +67,40 @@ test('a transition that was never told is seen once the time to live is up', asy
   w.advance(2499); // entries expire in the second half of the TTL, spread so that they are not read again together
   assert.equal((await w.cache.get('a'))?.state, 'active');
   w.advance(2501);
+  assert.equal((await w.cache.get('a'))?.state, 'closed');
+});
+
+test('a session in use late in its life is read again while the old entry serves, without its caller waiting', async () => {
+  const w = setup(() => 0); // every entry lives the whole TTL, 5 s, and is read again from 3.75 s
+  w.stored.set('a', w.session('a', 'active'));
+  await w.cache.get('a');
+  w.stored.set('a', w.session('a', 'closed')); // word of it missed
+  w.advance(3700);
+  assert.equal((await w.cache.get('a'))?.state, 'active');
+  assert.equal(w.loads(), 1, 'not read again before three quarters of its life');
+  w.advance(100);
+  const release = w.hold(); // the read again does not answer yet
+  assert.equal((await w.cache.get('a'))?.state, 'active', 'the caller got the entry without waiting for the read');
+  assert.equal(w.loads(), 2);
+  assert.equal((await w.cache.get('a'))?.state, 'active', 'one read again at a time');
+  assert.equal(w.loads(), 2);
+  release();
+  await new Promise((resolve) => setImmediate(resolve));
+  w.advance(1500); // past the old entry's life (5 s), before the new one's read again (3.8 + 3.75 s): the new one serves
+  assert.equal((await w.cache.get('a'))?.state, 'closed');
+  assert.equal(w.loads(), 2);
+});
+
+test('a read again that a change overtook is not kept', async () => {
+  const w = setup(() => 0);
+  w.stored.set('a', w.session('a', 'active'));
+  await w.cache.get('a');
+  w.advance(3800);
+  const release = w.hold();
+  await w.cache.get('a'); // starts the read again, which reads 'active'
+  w.change('a', 'closed');
+  release();
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal((await w.cache.get('a'))?.state, 'closed');
 });
 
