@@ -18,10 +18,38 @@ test('a value is loaded once and served until its time is up', async () => {
   const { get, advance, loads } = setup();
   assert.equal(await get('a'), 1);
   advance(999);
-  assert.equal(await get('a'), 1);
-  assert.equal(loads(), 1);
   advance(1);
   assert.equal(await get('a'), 2);
+  assert.equal(loads(), 2);
+});
+
+test('a value in use late in its life is loaded again while it still serves, and nobody waits for that load', async () => {
+  let now = 0;
+  let loads = 0;
+  let gate: Promise<void> | undefined;
+  const cache = new TtlCache<number>(1000, () => now);
+  const get = () =>
+    cache.get('a', async () => {
+      const mine = ++loads;
+      await gate;
+      return mine;
+    });
+  assert.equal(await get(), 1);
+  now = 749;
+  assert.equal(await get(), 1);
+  assert.equal(loads, 1, 'not loaded again before three quarters of its life');
+  now = 750;
+  let open!: () => void;
+  gate = new Promise((resolve) => (open = resolve));
+  assert.equal(await get(), 1, 'served while the load again has not answered');
+  assert.equal(await get(), 1);
+  assert.equal(loads, 2, 'one load again at a time');
+  gate = undefined;
+  open();
+  await new Promise((resolve) => setImmediate(resolve));
+  now = 1000; // the first value's time is up: the second serves, with no load more
+  assert.equal(await get(), 2);
+  assert.equal(loads, 2);
 });
 
 test('delete makes the next get load again', async () => {
