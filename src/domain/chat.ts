@@ -123,7 +123,7 @@ export function createChatService(deps: ChatDeps) {
   /** A seq of the session known stored, the furthest this process knows of (a start for the store's lookups). */
   const knownStored = (s: Pick<Session, 'id' | 'lastSeq'>) => Math.max(s.lastSeq, seqHints.get(s.id) ?? 0);
   // Slow mode is read for every visitor message: a site read per message would cost more than the message.
-  const slowModes = new TtlCache<number>(SITE_SETTINGS_TTL_MS, () => clock.now().getTime());
+  const slowModes = new TtlCache<number>({ ttlMs: SITE_SETTINGS_TTL_MS, now: () => clock.now().getTime() });
   // The session of every message, read mark and typing frame: a database read each would cost as much as storing a message.
   const liveSessions = new SessionCache({ load: (id) => sessions.get(id), now: () => clock.now().getTime(), ttlMs: SESSION_CACHE_TTL_MS });
   changes.onSessionChange((id) => (id === undefined ? liveSessions.forgetAll() : liveSessions.forget(id)));

@@ -5,7 +5,7 @@ import { TtlCache } from '../../../src/domain/ttl-cache.js';
 function setup(max?: number) {
   let now = 0;
   let loads = 0;
-  const cache = new TtlCache<number>(1000, () => now, max);
+  const cache = new TtlCache<number>({ ttlMs: 1000, now: () => now, ...(max === undefined ? {} : { max }) });
   const get = (key: string) =>
     cache.get(key, async () => {
       loads += 1;
@@ -27,7 +27,7 @@ test('a value in use late in its life is loaded again while it still serves, and
   let now = 0;
   let loads = 0;
   let gate: Promise<void> | undefined;
-  const cache = new TtlCache<number>(1000, () => now);
+  const cache = new TtlCache<number>({ ttlMs: 1000, now: () => now });
   const get = () =>
     cache.get('a', async () => {
       const mine = ++loads;
@@ -74,7 +74,7 @@ test('callers that miss while a load is under way share it', async () => {
   let loads = 0;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const cache = new TtlCache<number>(1000, () => 0);
+  const cache = new TtlCache<number>({ ttlMs: 1000, now: () => 0 });
   const reads = Array.from({ length: 10 }, () =>
     cache.get('a', async () => {
       loads += 1;
@@ -88,7 +88,7 @@ test('callers that miss while a load is under way share it', async () => {
 });
 
 test('a failed load is not kept: the next get loads again', async () => {
-  const cache = new TtlCache<number>(1000, () => 0);
+  const cache = new TtlCache<number>({ ttlMs: 1000, now: () => 0 });
   await assert.rejects(cache.get('a', () => Promise.reject(new Error('down'))), /down/);
   assert.equal(await cache.get('a', async () => 7), 7);
 });
