@@ -32,6 +32,9 @@ function run(target: TargetName, rate: number, latencyMs: number, retry = false)
   return judge(target, rate, r, [], retry);
 }
 
+/** a rate missed on both tries (the second run after the first miss) */
+const missedTwice = (target: TargetName, rate: number, latencyMs = 300) => [run(target, rate, latencyMs), run(target, rate, latencyMs, true)];
+
 function report(runs: RateRun[]): string {
   return render({
     backend: 'test',
@@ -81,17 +84,15 @@ test('rates tried between the last sustained and the first missed (--refine) mov
     run('r1', 1000, 10),
     run('ours', 2000, 30),
     run('r1', 2000, 10),
-    run('ours', 3000, 300),
-    run('ours', 3000, 300, true),
-    run('r1', 3000, 250),
-    run('r1', 3000, 250, true),
+    ...missedTwice('ours', 3000),
+    ...missedTwice('r1', 3000, 250),
   ];
   assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'ours')), { sustained: 2000, missed: 3000 });
   // halfway: ours takes 2,500 on its second try, R1 misses it twice; then a quarter step each
-  runs.push(run('ours', 2500, 250), run('ours', 2500, 40, true), run('r1', 2500, 300), run('r1', 2500, 300, true));
+  runs.push(run('ours', 2500, 250), run('ours', 2500, 40, true), ...missedTwice('r1', 2500));
   assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'ours')), { sustained: 2500, missed: 3000 });
   assert.deepEqual(sweepEdge(runs.filter((r) => r.target === 'r1')), { sustained: 2000, missed: 2500 });
-  runs.push(run('ours', 2750, 300), run('ours', 2750, 300, true), run('r1', 2250, 20));
+  runs.push(...missedTwice('ours', 2750), run('r1', 2250, 20));
   const text = report(runs);
   assert.match(text, /Sustainable rate: ours 2500\/s, r1 2250\/s/);
   assert.match(line(text, 'sustainable rate ÷ R1'), /1\.11\s+≥ 0\.6\s+met$/);
@@ -120,13 +121,11 @@ test('with R1d in the sweep, the report splits the gap to R1: the dedup index in
     run('ours', 1000, 20),
     run('r1', 1000, 10),
     run('r1d', 1000, 10),
-    run('ours', 2000, 300),
-    run('ours', 2000, 300, true),
+    ...missedTwice('ours', 2000),
     run('r1', 2000, 10),
     run('r1d', 2000, 10),
     run('r1', 3000, 10),
-    run('r1d', 3000, 250),
-    run('r1d', 3000, 250, true),
+    ...missedTwice('r1d', 3000, 250),
   ]);
   assert.match(text, /Sustainable rate: ours 1000\/s, r1 ≥ 3000\/s, r1d 2000\/s/);
   assert.match(line(text, 'sustainable rate ÷ R1 '), /≤ 0\.33 /);
